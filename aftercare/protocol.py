@@ -1,0 +1,303 @@
+"""Load and validate a clinical protocol file (for example ``protocols/ductogram.yml``).
+
+The protocol holds every clinic setting: thresholds, day windows, the findings a patient may report
+with their terms, the dispositions and all patient-facing wording. Loading validates it and raises
+:class:`ProtocolError` naming the file, the key and the problem, so a broken file stops start-up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+#: Dispositions, most urgent first. The order is clinical, not a setting.
+DISPOSITIONS: tuple[str, ...] = ("emergency", "call_physician", "self_care", "information")
+ESCALATING: frozenset[str] = frozenset({"emergency", "call_physician"})
+RULES: frozenset[str] = frozenset({"fixed", "temperature", "bloody_discharge", "pain"})
+QUESTIONS: tuple[str, ...] = (
+    "temperature",
+    "temperature_implausible",
+    "temperature_unknown_unit",
+    "procedure_day",
+    "procedure_day_again",
+)
+ADVICE: tuple[str, ...] = (
+    "increased_discharge",
+    "pain",
+    "bloody_discharge_early",
+    "temperature_not_over",
+    "fever_unmeasured_with_chills",
+)
+CONVERSATION: tuple[str, ...] = (
+    "greet",
+    "goodbye",
+    "thanks",
+    "feeling_fine",
+    "feeling_fine_after_escalation",
+    "affirm",
+    "unknown",
+    "unclear_symptom",
+    "not_english",
+    "empty",
+    "too_long",
+    "still_escalated",
+    "safe_fallback",
+)
+
+
+class ProtocolError(ValueError):
+    """A protocol file that cannot be used; the message names the file, the key and the problem."""
+
+
+def rank(disposition: str | None) -> int:
+    """Urgency of a disposition: higher is more urgent; ``None`` ranks below ``information``."""
+    if disposition is None:
+        return -1
+    return len(DISPOSITIONS) - 1 - DISPOSITIONS.index(disposition)
+
+
+def most_urgent(*dispositions: str | None) -> str | None:
+    """The most urgent of the given dispositions (``None`` entries are ignored)."""
+    present = [d for d in dispositions if d is not None]
+    return max(present, key=rank) if present else None
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    """One thing a patient may report, with the terms that recognise it."""
+
+    id: str
+    disposition: str
+    reason: str
+    terms: tuple[str, ...]
+    rule: str = "fixed"
+    intent: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Numeric clinic settings."""
+
+    fever_over_f: float
+    plausible_temperature_f: tuple[float, float]
+    plausible_temperature_c: tuple[float, float]
+    expected_discharge_days: int
+    expected_pain_days: int
+    bloody_discharge_escalate_after_day: int
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A validated clinical protocol."""
+
+    id: str
+    version: str
+    title: str
+    care_team: str
+    path: str
+    thresholds: Thresholds
+    dispositions: Mapping[str, Mapping[str, str]]
+    findings: tuple[FindingSpec, ...]
+    advice: Mapping[str, str]
+    questions: Mapping[str, str]
+    information: Mapping[str, Mapping[str, str]]
+    conversation: Mapping[str, str]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def finding(self, finding_id: str) -> FindingSpec:
+        """The finding with this id (KeyError if there is none)."""
+        for spec in self.findings:
+            if spec.id == finding_id:
+                return spec
+        raise KeyError(finding_id)
+
+    def finding_for_intent(self, intent: str) -> FindingSpec | None:
+        """The finding that an NLU intent reports, if any."""
+        for spec in self.findings:
+            if spec.intent == intent:
+                return spec
+        return None
+
+
+class _Reader:
+    """Typed access to the parsed YAML that reports errors with file and key path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> ProtocolError:
+        return ProtocolError(f"{self.path}: {key}: {problem}")
+
+    def mapping(self, data: Any, key: str) -> Mapping[str, Any]:
+        if not isinstance(data, Mapping):
+            raise self.fail(key, f"expected a mapping, got {type(data).__name__}")
+        return data
+
+    def get(self, data: Mapping[str, Any], name: str, key: str) -> Any:
+        if name not in data:
+            raise self.fail(f"{key}.{name}" if key else name, "missing key")
+        return data[name]
+
+    def text(self, data: Mapping[str, Any], name: str, key: str) -> str:
+        value = self.get(data, name, key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{key}.{name}", "expected non-empty text")
+        return value.strip()
+
+    def number(self, data: Mapping[str, Any], name: str, key: str) -> float:
+        value = self.get(data, name, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{key}.{name}", f"expected a number, got {value!r}")
+        return float(value)
+
+    def whole(self, data: Mapping[str, Any], name: str, key: str) -> int:
+        value = self.get(data, name, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(f"{key}.{name}", f"expected a whole number of days, got {value!r}")
+        return value
+
+    def range(self, data: Mapping[str, Any], name: str, key: str) -> tuple[float, float]:
+        value = self.get(data, name, key)
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            or value[0] >= value[1]
+        ):
+            raise self.fail(f"{key}.{name}", f"expected [low, high] with low < high, got {value!r}")
+        return float(value[0]), float(value[1])
+
+    def texts(self, data: Mapping[str, Any], names: tuple[str, ...], key: str) -> dict[str, str]:
+        section = self.mapping(self.get(data, key, ""), key)
+        result = {name: self.text(section, name, key) for name in names}
+        for name, value in section.items():
+            result.setdefault(name, self.text(section, name, key))
+        return result
+
+
+def load_protocol(path: str | Path) -> Protocol:
+    """Read and validate a protocol file; raise :class:`ProtocolError` on any problem."""
+    path = str(path)
+    reader = _Reader(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ProtocolError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ProtocolError(f"{path}: not valid YAML: {exc}") from None
+    data = reader.mapping(raw, "(top level)")
+
+    meta = reader.mapping(reader.get(data, "protocol", ""), "protocol")
+    version = reader.get(meta, "version", "protocol")
+    if not isinstance(version, (str, int, float)) or not str(version).strip():
+        raise reader.fail("protocol.version", "expected a version string")
+
+    t = reader.mapping(reader.get(data, "thresholds", ""), "thresholds")
+    thresholds = Thresholds(
+        fever_over_f=reader.number(t, "fever_over_f", "thresholds"),
+        plausible_temperature_f=reader.range(t, "plausible_temperature_f", "thresholds"),
+        plausible_temperature_c=reader.range(t, "plausible_temperature_c", "thresholds"),
+        expected_discharge_days=reader.whole(t, "expected_discharge_days", "thresholds"),
+        expected_pain_days=reader.whole(t, "expected_pain_days", "thresholds"),
+        bloody_discharge_escalate_after_day=reader.whole(
+            t, "bloody_discharge_escalate_after_day", "thresholds"
+        ),
+    )
+    low, high = thresholds.plausible_temperature_f
+    if not low < thresholds.fever_over_f < high:
+        raise reader.fail("thresholds.fever_over_f", "must lie inside plausible_temperature_f")
+
+    disp = reader.mapping(reader.get(data, "dispositions", ""), "dispositions")
+    dispositions: dict[str, dict[str, str]] = {}
+    for name, entry in disp.items():
+        if name not in DISPOSITIONS:
+            raise reader.fail(f"dispositions.{name}", f"unknown disposition (known: {', '.join(DISPOSITIONS)})")
+        entry = reader.mapping(entry, f"dispositions.{name}")
+        dispositions[name] = {
+            "label": reader.text(entry, "label", f"dispositions.{name}"),
+            "message": reader.text(entry, "message", f"dispositions.{name}"),
+        }
+    for name in DISPOSITIONS:
+        if name not in dispositions:
+            raise reader.fail(f"dispositions.{name}", "missing key")
+
+    findings_raw = reader.get(data, "findings", "")
+    if not isinstance(findings_raw, list) or not findings_raw:
+        raise reader.fail("findings", "expected a non-empty list")
+    findings: list[FindingSpec] = []
+    seen: set[str] = set()
+    for index, item in enumerate(findings_raw):
+        key = f"findings[{index}]"
+        item = reader.mapping(item, key)
+        fid = reader.text(item, "id", key)
+        key = f"findings[{index}] ({fid})"
+        if fid in seen:
+            raise reader.fail(key, "duplicate id")
+        seen.add(fid)
+        disposition = reader.text(item, "disposition", key)
+        if disposition not in DISPOSITIONS:
+            raise reader.fail(f"{key}.disposition", f"unknown disposition {disposition!r} (known: {', '.join(DISPOSITIONS)})")
+        rule = item.get("rule", "fixed")
+        if rule not in RULES:
+            raise reader.fail(f"{key}.rule", f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
+        terms = reader.get(item, "terms", key)
+        if not isinstance(terms, list) or not terms or not all(isinstance(x, str) and x.strip() for x in terms):
+            raise reader.fail(f"{key}.terms", "expected a non-empty list of texts")
+        intent = item.get("intent")
+        if intent is not None and not isinstance(intent, str):
+            raise reader.fail(f"{key}.intent", "expected an intent name")
+        findings.append(
+            FindingSpec(
+                id=fid,
+                disposition=disposition,
+                reason=reader.text(item, "reason", key),
+                terms=tuple(x.strip() for x in terms),
+                rule=rule,
+                intent=intent,
+                source=str(item.get("source", "")),
+            )
+        )
+    for required, rule in (("fever", "temperature"), ("bloody_discharge", "bloody_discharge"), ("pain", "pain")):
+        if required not in seen:
+            raise reader.fail(f"findings ({required})", "missing finding")
+        if next(f for f in findings if f.id == required).rule != rule:
+            raise reader.fail(f"findings ({required}).rule", f"must be {rule!r}")
+
+    info_raw = reader.mapping(reader.get(data, "information", ""), "information")
+    information: dict[str, dict[str, str]] = {}
+    for topic, entry in info_raw.items():
+        entry = reader.mapping(entry, f"information.{topic}")
+        information[topic] = {
+            "answer": reader.text(entry, "answer", f"information.{topic}"),
+            "source": str(entry.get("source", "")),
+        }
+
+    # Imported here to keep the loader free of a module cycle; compiling the terms checks their syntax.
+    from aftercare.terms import TermSyntaxError, compile_term
+
+    for spec in findings:
+        for term in spec.terms:
+            try:
+                compile_term(term)
+            except TermSyntaxError as exc:
+                raise reader.fail(f"findings ({spec.id}).terms", f"{term!r}: {exc}") from None
+
+    return Protocol(
+        id=reader.text(meta, "id", "protocol"),
+        version=str(version).strip(),
+        title=reader.text(meta, "title", "protocol"),
+        care_team=reader.text(meta, "care_team", "protocol"),
+        path=path,
+        thresholds=thresholds,
+        dispositions=dispositions,
+        findings=tuple(findings),
+        advice=reader.texts(data, ADVICE, "advice"),
+        questions=reader.texts(data, QUESTIONS, "questions"),
+        information=information,
+        conversation=reader.texts(data, CONVERSATION, "conversation"),
+        sources={str(k): str(v) for k, v in dict(meta.get("sources") or {}).items()},
+    )
