@@ -1,0 +1,136 @@
+"""Count days since the procedure from what a patient writes.
+
+Understands "today", "yesterday", "day before yesterday", "5 days ago", "a week ago", "last
+Tuesday", "on monday", "nov 18", "11/18", "the 18th", "day 5", and durations ("for 5 days",
+"since tuesday"). A mention in a sentence about the procedure ("had the test 2 days ago") dates
+the procedure; any other mention is how long a symptom has lasted, which is a lower bound on the
+days since the procedure (a symptom that started after it cannot be older than it).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import dateparser
+
+from aftercare.text import fold
+
+Kind = Literal["procedure", "symptom"]
+
+_COUNT_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple": 2, "few": 3,
+    "several": 3,
+}
+# Abbreviations that are also everyday words ("sat", "sun", "wed", "mon") are left out.
+_WEEKDAYS = {
+    "monday": 0, "tuesday": 1, "tues": 1, "wednesday": 2, "weds": 2, "thursday": 3,
+    "thurs": 3, "friday": 4, "fri": 4, "saturday": 5, "sunday": 6,
+}
+_COUNT = rf"(?P<n>\d{{1,2}}|{'|'.join(_COUNT_WORDS)})(?:\s+of)?"
+_UNIT = r"(?P<unit>days?|weeks?|wks?)"
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("day_before_yesterday", re.compile(r"\bday before yesterday\b")),
+    ("yesterday", re.compile(r"\b(?:yesterday|yday|last night)\b")),
+    ("today", re.compile(r"\b(?:today|this morning|this afternoon|earlier today|tonight)\b")),
+    ("ago", re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+ago\b")),
+    ("last_week", re.compile(r"\blast week\b")),
+    ("day_n", re.compile(r"\bday\s+(?P<n>\d{1,2})\b")),
+    ("since_weekday", re.compile(rf"\bsince\s+(?:last\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b")),
+    ("weekday", re.compile(rf"\b(?P<last>last\s+|this past\s+|past\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b")),
+    ("duration", re.compile(rf"\b{_COUNT}\s+{_UNIT}\b")),
+    ("date", re.compile(
+        r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b"
+        r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
+        r"|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"
+        r"|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b"
+    )),
+]
+_PROCEDURE_WORDS = re.compile(
+    r"\b(?:procedure|ductogram|galactogram|ductagram|ductogr\w*|test|exam|scan|appointment|"
+    r"imaging|x ?rays?|mammogram|injection|dye|contrast|had it done|it done|was done|i had it|"
+    r"had it|got it done)\b"
+)
+
+
+@dataclass(frozen=True)
+class DayMention:
+    """A day the patient mentioned, as a count of days before ``today``."""
+
+    days: int
+    kind: Kind
+    text: str
+
+
+def _count(token: str) -> int:
+    return int(token) if token.isdigit() else _COUNT_WORDS[token]
+
+
+def _days_for(name: str, m: re.Match[str], today: date) -> int | None:
+    if name == "today":
+        return 0
+    if name == "yesterday":
+        return 1
+    if name == "day_before_yesterday":
+        return 2
+    if name == "last_week":
+        return 7
+    if name in ("ago", "duration"):
+        n = _count(m.group("n"))
+        return n * (7 if m.group("unit").startswith("w") else 1)
+    if name == "day_n":
+        return int(m.group("n"))
+    if name in ("weekday", "since_weekday"):
+        back = (today.weekday() - _WEEKDAYS[m.group("wd")]) % 7
+        return back or 7
+    if name == "date":
+        parsed = dateparser.parse(
+            m.group(0),
+            languages=["en"],
+            settings={
+                "RELATIVE_BASE": datetime.combine(today, datetime.min.time()),
+                "PREFER_DATES_FROM": "past",
+                "DATE_ORDER": "MDY",
+                "PREFER_DAY_OF_MONTH": "first",
+            },
+        )
+        if parsed is None:
+            return None
+        days = (today - parsed.date()).days
+        return days if 0 <= days <= 366 else None
+    return None
+
+
+def find_day_mentions(text: str, today: date, *, about_procedure: bool = False) -> list[DayMention]:
+    """Every day mention in ``text``; ``about_procedure`` marks them all as the procedure's date."""
+    folded = fold(text)
+    mentions: list[DayMention] = []
+    for sentence in re.split(r"[.!?;\n]+(?!\d)", folded):
+        taken: list[tuple[int, int]] = []
+        procedure = about_procedure or bool(_PROCEDURE_WORDS.search(sentence))
+        for name, pattern in _PATTERNS:
+            for m in pattern.finditer(sentence):
+                if any(m.start() < end and start < m.end() for start, end in taken):
+                    continue
+                days = _days_for(name, m, today)
+                if days is None or days > 366:
+                    continue
+                taken.append((m.start(), m.end()))
+                is_duration = name in ("duration", "since_weekday")
+                kind: Kind = "procedure" if procedure and not is_duration else "symptom"
+                mentions.append(DayMention(days, kind, m.group(0)))
+    return mentions
+
+
+def procedure_date_from(mentions: list[DayMention], today: date) -> date | None:
+    """The procedure's date, if a mention dates it (the earliest such mention wins)."""
+    days = [m.days for m in mentions if m.kind == "procedure"]
+    return today - timedelta(days=max(days)) if days else None
+
+
+def symptom_days(mentions: list[DayMention]) -> int | None:
+    """The longest a symptom has lasted, if said."""
+    days = [m.days for m in mentions if m.kind == "symptom"]
+    return max(days) if days else None

@@ -1,0 +1,157 @@
+"""Find body-temperature readings in what a patient writes.
+
+Accepts "101.2", "101,2", "38.5C", "38.5 degrees", "102 F", "100.8°f", "a hundred and one",
+"thirty eight point five". A number with a temperature unit is always a reading; a bare number
+only counts when the message is about temperature (``context``). Without a unit, the unit is
+inferred from the value; a value that is no plausible body temperature in its unit, or a unit we
+do not know ("kelvin"), is reported as such so the assistant asks again.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz.distance import DamerauLevenshtein
+
+from aftercare.text import fold
+
+Status = Literal["ok", "implausible", "unknown_unit"]
+
+_ONES = {
+    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9,
+}
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_TENS = {"thirty": 30, "forty": 40, "ninety": 90}
+_ONE_WORD = "|".join(_ONES)
+_SMALL = "|".join(list(_ONES) + list(_TEENS))
+_WORD_NUMBER = re.compile(
+    rf"\b(?:(?:a|one)\s+)?hundred(?:\s+and)?\s+(?P<h>{_SMALL})(?:\s+point\s+(?P<hf>{_ONE_WORD}))?\b"
+    rf"|\b(?P<tens>{'|'.join(_TENS)})[\s-]+(?P<u>{_ONE_WORD})(?:\s+point\s+(?P<tf>{_ONE_WORD}))?\b"
+)
+
+_F_WORDS = ("fahrenheit", "farenheit", "farenheight", "fahrenheight", "faranheit")
+_C_WORDS = ("celsius", "celcius", "celsious", "centigrade", "celsuis")
+_UNKNOWN_UNIT_WORDS = ("kelvin", "k", "kelvins")
+#: Words after a number that show it is not a temperature ("5 days", "2 pills", "500 mg").
+_NOT_TEMPERATURE = frozenset(
+    {
+        "day", "days", "hour", "hours", "hr", "hrs", "week", "weeks", "month", "months", "year",
+        "years", "yrs", "minute", "minutes", "min", "mins", "am", "pm", "mg", "ml", "pills",
+        "pill", "tablets", "tablet", "times", "x", "lbs", "lb", "kg", "percent", "th", "st",
+        "nd", "rd", "oclock", "of",
+    }
+)
+_MONTHS = frozenset(
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june "
+    "july august september october november december".split()
+)
+_NUMBER = re.compile(
+    r"(?<![\d/.,:-])(?P<num>\d{1,4}(?:[.,]\d{1,3})?)(?![\d/:])(?!-\d)"
+    r"\s*(?P<deg>°|degrees?\b|degs?\b)?\s*(?P<unit>[a-z]+)?"
+)
+_BARE_NUMBER_RANGE = (25.0, 120.0)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One temperature the patient reported."""
+
+    value: float
+    unit: str | None  # "F", "C", or None when no plausible unit could be inferred
+    status: Status
+    fahrenheit: float | None
+    written: str  # the number and unit as we understood them, for the patient and nurses
+    unit_written: str = ""
+
+    def describe(self) -> str:
+        """'101.2 °F' or '38.5 °C (101.3 °F)'."""
+        if self.unit == "C" and self.fahrenheit is not None:
+            return f"{_fmt(self.value)} °C ({_fmt_f(self.fahrenheit)} °F)"
+        if self.unit == "F":
+            return f"{_fmt(self.value)} °F"
+        return self.written
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _fmt_f(value: float) -> str:
+    # Two decimals where one would round onto a threshold-like value (38.06 °C = 100.51 °F).
+    one = round(value, 1)
+    return f"{value:.2f}" if abs(one - value) >= 0.005 else _fmt(one)
+
+
+def _words_to_digits(text: str) -> str:
+    def replace(m: re.Match[str]) -> str:
+        if m.group("h"):
+            whole = 100 + {**_ONES, **_TEENS}[m.group("h")]
+        else:
+            whole = _TENS[m.group("tens")] + _ONES[m.group("u")]
+        frac = m.group("hf") or m.group("tf")
+        return f"{whole}.{_ONES[frac]}" if frac else str(whole)
+
+    return _WORD_NUMBER.sub(replace, text)
+
+
+def _unit_of(word: str | None) -> str | None:
+    """'F', 'C', 'unknown' or None (the word is no unit)."""
+    if not word:
+        return None
+    if word in ("f", "fh", "fahr", "fahren"):
+        return "F"
+    if word in ("c", "cel", "cels"):
+        return "C"
+    if word in _UNKNOWN_UNIT_WORDS:
+        return "unknown"
+    for known, unit in ((_F_WORDS, "F"), (_C_WORDS, "C")):
+        if any(DamerauLevenshtein.distance(word, w) <= 2 for w in known):
+            return unit
+    return None
+
+
+def _in(value: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
+
+def find_readings(
+    text: str,
+    *,
+    context: bool,
+    plausible_f: tuple[float, float],
+    plausible_c: tuple[float, float],
+) -> list[Reading]:
+    """All temperature readings in ``text``; bare numbers only when ``context`` is true."""
+    folded = _words_to_digits(fold(text))
+    readings: list[Reading] = []
+    for m in _NUMBER.finditer(folded):
+        value = float(m.group("num").replace(",", "."))
+        unit_word = m.group("unit")
+        unit = _unit_of(unit_word)
+        has_degree = bool(m.group("deg"))
+        before = folded[: m.start()].split()[-1:] or [""]
+        if before[0] in _MONTHS or before[0] == "day":
+            continue
+        if unit is None and unit_word in _NOT_TEMPERATURE and not has_degree:
+            continue
+        if unit is None and not has_degree:
+            if not context or not _in(value, _BARE_NUMBER_RANGE):
+                continue
+        written = m.group(0).strip() if (unit or has_degree) else m.group("num")
+        if unit == "unknown":
+            readings.append(Reading(value, None, "unknown_unit", None, written, unit_word or ""))
+            continue
+        if unit is None:
+            unit = "C" if _in(value, plausible_c) else "F" if _in(value, plausible_f) else None
+        bounds = plausible_c if unit == "C" else plausible_f
+        if unit is None or not _in(value, bounds):
+            readings.append(Reading(value, unit, "implausible", None, written))
+            continue
+        fahrenheit = value * 9 / 5 + 32 if unit == "C" else value
+        readings.append(Reading(value, unit, "ok", fahrenheit, written))
+    return readings

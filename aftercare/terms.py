@@ -1,0 +1,227 @@
+"""Match the protocol's terms in a patient's sentences, with typo tolerance and negation.
+
+Term syntax (documented for clinicians at the top of the protocol file):
+``word word`` in order with up to two words between; ``a|b`` alternatives; ``word*`` prefix;
+``part + part`` all parts in the same sentence, in any order.
+
+A match counts unless it is negated in its sentence: a negation cue ("no", "not", "without",
+"dont", ...) before it in the same clause, or a resolution after it ("is gone", "went away",
+"stopped"). Negation never crosses "but", "and", a sentence end, or a comma that does not start a
+list ending in "or". Doubt words ("not sure", "dont know if") are not negations: when in doubt,
+the finding counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz.distance import DamerauLevenshtein
+
+from aftercare.text import Sentence
+
+MAX_GAP = 2
+FUZZY_MIN_LENGTH = 5
+#: A token this frequent in the English word list is a real word, never a typo of a term word.
+KNOWN_WORD_FREQUENCY = 100
+
+NEGATION_CUES = frozenset(
+    {
+        "no", "not", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "havent",
+        "hasnt", "hadnt", "never", "without", "denies", "deny", "nor", "neither", "none",
+        "nothing", "zero", "free",
+    }
+)
+DOUBT_WORDS = frozenset({"know", "sure", "think", "remember", "if", "whether", "certain", "tell"})
+SCOPE_BREAKS = frozenset(
+    {"but", "though", "although", "however", "except", "and", "yet", "still", "so", "because",
+     "now", "plus", "also", "while", "whereas", "then"}
+)
+MAX_SCOPE = 8
+RESOLVED_CUES = frozenset(
+    {"gone", "resolved", "cleared", "disappeared", "stopped", "broke", "subsided", "vanished"}
+)
+AWAY_VERBS = frozenset({"went", "gone", "go", "going", "goes", "faded"})
+CUE_BLOCKERS = frozenset(
+    {"not", "dont", "doesnt", "didnt", "wont", "isnt", "hasnt", "havent", "never", "cant",
+     "cannot", "wouldnt", "aint", "no"}
+)
+
+
+class TermSyntaxError(ValueError):
+    """A term that does not follow the term syntax."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """One position of a term: alternatives, each a word or a prefix."""
+
+    alternatives: tuple[tuple[str, bool], ...]  # (text, is_prefix)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A compiled term: parts that must all match in one sentence; each part is ordered words."""
+
+    source: str
+    parts: tuple[tuple[Word, ...], ...]
+
+
+def compile_term(source: str) -> Term:
+    """Compile one term of the protocol's term syntax."""
+    parts: list[tuple[Word, ...]] = []
+    for raw_part in source.split("+"):
+        words: list[Word] = []
+        for raw_word in raw_part.split():
+            alternatives = []
+            for alt in raw_word.split("|"):
+                alt = alt.strip().lower().replace("'", "")
+                is_prefix = alt.endswith("*")
+                alt = alt.rstrip("*")
+                if not alt or not all(ch.isalnum() for ch in alt):
+                    raise TermSyntaxError(f"bad word {raw_word!r}")
+                alternatives.append((alt, is_prefix))
+            words.append(Word(tuple(alternatives)))
+        if not words:
+            raise TermSyntaxError("empty part")
+        parts.append(tuple(words))
+    return Term(source, tuple(parts))
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> dict[str, int]:
+    from spellchecker import SpellChecker
+
+    return dict(SpellChecker().word_frequency.dictionary)
+
+
+def is_known_word(token: str, protected: frozenset[str] = frozenset()) -> bool:
+    """Whether a token is a real word (so it is not treated as a typo of another word)."""
+    return token in protected or _known_words().get(token, 0) >= KNOWN_WORD_FREQUENCY
+
+
+@lru_cache(maxsize=65536)
+def _word_matches(token: str, alt: str, is_prefix: bool, fuzzy: bool) -> bool:
+    if is_prefix:
+        if token.startswith(alt):
+            return True
+    elif token == alt:
+        return True
+    if not fuzzy or len(alt) < FUZZY_MIN_LENGTH or token[:1] != alt[:1] or not token.isalpha():
+        return False
+    if is_prefix:
+        return any(
+            DamerauLevenshtein.distance(alt, token[:k]) <= 1
+            for k in (len(alt) - 1, len(alt), len(alt) + 1)
+            if 0 < k <= len(token)
+        )
+    return DamerauLevenshtein.distance(alt, token) <= 1
+
+
+def _matches(token: str, word: Word, fuzzy: bool) -> bool:
+    return any(_word_matches(token, alt, pre, fuzzy) for alt, pre in word.alternatives)
+
+
+def _part_spans(part: tuple[Word, ...], tokens: tuple[str, ...], fuzzy: list[bool]) -> list[tuple[int, ...]]:
+    """Every occurrence of an ordered part, as the token indices of its words."""
+    spans: list[tuple[int, ...]] = []
+
+    def extend(prefix: tuple[int, ...], k: int) -> None:
+        if k == len(part):
+            spans.append(prefix)
+            return
+        start = prefix[-1] + 1
+        for i in range(start, min(len(tokens), start + MAX_GAP + 1)):
+            if _matches(tokens[i], part[k], fuzzy[i]):
+                extend(prefix + (i,), k + 1)
+
+    for i, token in enumerate(tokens):
+        if _matches(token, part[0], fuzzy[i]):
+            extend((i,), 1)
+    return spans
+
+
+def _negation_scopes(sentence: Sentence) -> dict[int, set[int]]:
+    """For each token index in the scope of a negation, the indices of the cues that negate it."""
+    tokens = sentence.words
+    scopes: dict[int, set[int]] = {}
+    for c, token in enumerate(tokens):
+        if token not in NEGATION_CUES:
+            continue
+        if any(t in DOUBT_WORDS for t in tokens[c + 1 : c + 3]):
+            continue
+        for i in range(c + 1, min(len(tokens), c + 1 + MAX_SCOPE)):
+            if tokens[i] in SCOPE_BREAKS:
+                break
+            if i in sentence.commas and not any(t in ("or", "nor") for t in tokens[i:]):
+                break
+            scopes.setdefault(i, set()).add(c)
+    return scopes
+
+
+def _is_negated(span: tuple[int, ...], scopes: dict[int, set[int]]) -> bool:
+    """A span is negated by a cue outside it ("not" in "not breathing" is part of the finding)."""
+    return any(scopes.get(i, set()) - set(span) for i in span)
+
+
+def _resolved_after(sentence: Sentence, end: int) -> bool:
+    """Whether words after ``end`` say the finding is over ("is gone", "went away", "stopped")."""
+    tokens = sentence.words
+    for i in range(end + 1, min(len(tokens), end + 6)):
+        if tokens[i] in SCOPE_BREAKS or i in sentence.commas:
+            return False
+        cue = tokens[i] in RESOLVED_CUES or (
+            tokens[i] == "away" and i > 0 and tokens[i - 1] in AWAY_VERBS
+        )
+        if cue and not any(t in CUE_BLOCKERS for t in tokens[max(end + 1, i - 3) : i]):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    """Where a term matched: the sentence index and the token indices of the match."""
+
+    sentence: int
+    positions: tuple[int, ...]
+    words: tuple[str, ...]
+
+
+class TermMatcher:
+    """Finds the protocol's terms in sentences; one instance per protocol."""
+
+    def __init__(self, terms: dict[str, list[str]]) -> None:
+        self._terms = {key: [compile_term(t) for t in values] for key, values in terms.items()}
+        self._protected = frozenset(
+            alt for compiled in self._terms.values() for term in compiled
+            for part in term.parts for word in part for alt, _ in word.alternatives
+        )
+
+    def _fuzzy_flags(self, tokens: tuple[str, ...]) -> list[bool]:
+        return [not is_known_word(t, self._protected) for t in tokens]
+
+    def find(self, key: str, sentences: list[Sentence]) -> list[TermMatch]:
+        """Non-negated matches of any term under ``key``."""
+        found: list[TermMatch] = []
+        for s_index, sentence in enumerate(sentences):
+            fuzzy = self._fuzzy_flags(sentence.words)
+            scopes = _negation_scopes(sentence)
+            for term in self._terms[key]:
+                match = self._match_term(term, sentence, fuzzy, scopes)
+                if match is not None:
+                    found.append(TermMatch(s_index, match, tuple(sentence.words[i] for i in match)))
+        return found
+
+    @staticmethod
+    def _match_term(
+        term: Term, sentence: Sentence, fuzzy: list[bool], scopes: dict[int, set[int]]
+    ) -> tuple[int, ...] | None:
+        positions: list[int] = []
+        for part in term.parts:
+            live = [
+                span for span in _part_spans(part, sentence.words, fuzzy)
+                if not _is_negated(span, scopes) and not _resolved_after(sentence, span[-1])
+            ]
+            if not live:
+                return None
+            positions.extend(live[0])
+        return tuple(sorted(positions))

@@ -1,0 +1,96 @@
+"""Turn a patient's message into sentences of lower-case word tokens.
+
+Accents, case and apostrophes are folded ("Can't" -> "cant"), common SMS shorthand is expanded,
+and decimal numbers stay whole ("101.2", "101,2"). Commas are kept as markers because they bound
+the scope of a negation.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# SMS shorthand and contractions written without apostrophes. Language, not clinic settings.
+SHORTHAND: dict[str, str] = {
+    "u": "you",
+    "ur": "your",
+    "im": "i am",
+    "ive": "i have",
+    "cnt": "cant",
+    "cudnt": "couldnt",
+    "dnt": "dont",
+    "dont": "dont",
+    "doesnt": "doesnt",
+    "wont": "wont",
+    "isnt": "isnt",
+    "rn": "right now",
+    "pls": "please",
+    "plz": "please",
+    "thx": "thanks",
+    "w": "with",
+    "w/": "with",
+    "b4": "before",
+    "2day": "today",
+    "2nite": "tonight",
+    "tmrw": "tomorrow",
+    "ystrdy": "yesterday",
+    "yday": "yesterday",
+    "brth": "breath",
+    "temp": "temp",
+    "hrs": "hours",
+    "hr": "hour",
+    "wk": "week",
+    "wks": "weeks",
+    "abt": "about",
+    "bc": "because",
+    "cuz": "because",
+    "coz": "because",
+    "alot": "a lot",
+}
+
+_APOSTROPHES = "'\u2018\u2019\u02bc`\u00b4"
+# A full stop ends a sentence unless it sits between two digits ("101.2").
+_SENTENCE_END = re.compile(r"\.(?!\d)|(?<!\d)\.|[!?;\n\r]+")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|°|,")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence's word tokens; ``commas`` holds the indices of words that follow a comma."""
+
+    words: tuple[str, ...]
+    commas: frozenset[int]
+
+
+def fold(text: str) -> str:
+    """Lower-case, NFKC-normalise, strip accents and apostrophes."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    text = text.lower()
+    for ch in _APOSTROPHES:
+        text = text.replace(ch, "")
+    return text.replace("º", "°").replace("˚", "°")
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Split a message into sentences of folded, shorthand-expanded word tokens."""
+    result: list[Sentence] = []
+    for chunk in _SENTENCE_END.split(fold(text)):
+        words: list[str] = []
+        commas: set[int] = set()
+        for token in _TOKEN.findall(chunk):
+            if token == ",":
+                commas.add(len(words))
+                continue
+            expansion = SHORTHAND.get(token)
+            words.extend(expansion.split() if expansion else [token])
+        if words:
+            result.append(Sentence(tuple(words), frozenset(commas)))
+    return result
+
+
+def has_letters(text: str) -> bool:
+    """Whether the text holds any letter or digit (emoji-only and punctuation-only do not)."""
+    return any(ch.isalnum() for ch in text)

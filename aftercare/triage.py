@@ -1,0 +1,276 @@
+"""The triage engine: a patient's message and the conversation so far in, disposition and reasons out.
+
+Plain Python, no Rasa import; every threshold and word comes from the protocol file. The rules:
+- every finding in the message counts (several symptoms in one message are all taken into account);
+- the most urgent finding wins, and a later message never lowers the conversation's disposition;
+- missing facts are asked for (a fever without a number, bloody discharge or pain without a day);
+  a question asked twice without an answer escalates, because under-triage is the failure that matters;
+- an emergency is answered at once, with no question first.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from aftercare import days as day_parser
+from aftercare.protocol import ESCALATING, Protocol, most_urgent, rank
+from aftercare.temperature import Reading, find_readings
+from aftercare.terms import TermMatcher
+from aftercare.text import sentences
+
+#: Below this NLU confidence a symptom intent is not trusted on its own.
+INTENT_HINT_CONFIDENCE = 0.5
+#: A question is asked at most this many times before the engine escalates instead.
+MAX_ASKS = 2
+_TEMPERATURE_WORDS = ("temp", "fever", "thermometer", "degrees", "°", "febrile", "hot")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the patient reported, with the disposition it calls for and why."""
+
+    id: str
+    disposition: str
+    reason: str
+    advice: str | None = None  # key of protocol.advice for self-care findings
+    advice_values: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class ConversationState:
+    """What the engine remembers between messages (kept in a Rasa slot as a dict)."""
+
+    disposition: str | None = None
+    reasons: dict[str, list[str]] = field(default_factory=dict)  # escalation reasons by disposition
+    escalated: list[str] = field(default_factory=list)
+    pending: str | None = None
+    pending_findings: list[str] = field(default_factory=list)
+    asked: dict[str, int] = field(default_factory=dict)
+    procedure_date: str | None = None
+    chills: bool = False
+    symptom_context: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "ConversationState":
+        """Rebuild from a slot value; unknown or broken values give a fresh state."""
+        if not isinstance(data, dict):
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        try:
+            return cls(**known)
+        except TypeError:
+            return cls()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for the slot."""
+        return asdict(self)
+
+
+@dataclass
+class Assessment:
+    """The engine's answer for one message."""
+
+    findings: list[Finding]
+    disposition: str | None  # this message's most urgent finding, None if nothing was found
+    conversation_disposition: str | None
+    question: str | None  # key of protocol.questions
+    question_values: dict[str, str]
+    new_escalations: list[Finding]  # escalating findings not yet recorded for nurse review
+    state: ConversationState
+
+    @property
+    def reasons(self) -> list[str]:
+        """Reasons of the findings at this message's disposition."""
+        return [f.reason for f in self.findings if f.disposition == self.disposition]
+
+
+class TriageEngine:
+    """Applies one protocol; build once per process and reuse."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self.matcher = TermMatcher({spec.id: list(spec.terms) for spec in protocol.findings})
+
+    def assess(
+        self,
+        message: str,
+        state: ConversationState | None = None,
+        *,
+        today: date,
+        intent: str | None = None,
+        confidence: float | None = None,
+    ) -> Assessment:
+        """Triage one message in the context of the conversation so far."""
+        state = ConversationState.from_dict((state or ConversationState()).to_dict())
+        p = self.protocol
+        t = p.thresholds
+        sents = sentences(message)
+        found = {spec.id for spec in p.findings if self.matcher.find(spec.id, sents)}
+        mentioned_negated = self._negated_mentions(sents, found)
+        if intent and (confidence or 0) >= INTENT_HINT_CONFIDENCE:
+            spec = p.finding_for_intent(intent)
+            if spec and not found - {"cannot_measure"} and spec.id not in mentioned_negated:
+                found.add(spec.id)
+
+        findings: list[Finding] = []
+        question: str | None = None
+        question_values: dict[str, str] = {}
+        waiting: list[str] = []
+
+        def fixed(fid: str) -> None:
+            spec = p.finding(fid)
+            findings.append(Finding(fid, spec.disposition, spec.reason))
+
+        for spec in p.findings:
+            if spec.id in found and spec.rule == "fixed" and spec.disposition in ESCALATING:
+                fixed(spec.id)
+        if "chills" in found:
+            state.chills = True
+
+        # --- temperature
+        folded = message.lower()
+        context = (
+            "fever" in found
+            or state.pending == "temperature"
+            or intent == "inform_temperature"
+            or any(w in folded for w in _TEMPERATURE_WORDS)
+        )
+        readings = find_readings(
+            message, context=context, plausible_f=t.plausible_temperature_f, plausible_c=t.plausible_temperature_c
+        )
+        fever_open = "fever" in found or "fever" in state.pending_findings
+        ok = [r for r in readings if r.status == "ok"]
+        if ok:
+            top = max(ok, key=lambda r: r.fahrenheit or 0.0)
+            findings.append(self._temperature_finding(top))
+            fever_open = False
+        elif readings:
+            bad = readings[0]
+            if self._asked(state, "temperature") >= MAX_ASKS:
+                findings.append(Finding("fever", "call_physician", f"fever reported, temperature reading {bad.written!r} unclear"))
+            elif bad.status == "unknown_unit":
+                question, question_values = "temperature_unknown_unit", {"unit": bad.unit_written}
+            else:
+                question, question_values = "temperature_implausible", {"value": bad.written}
+            fever_open = False
+            if question:
+                waiting.append("fever")
+        if fever_open:
+            cannot = "cannot_measure" in found
+            if cannot or self._asked(state, "temperature") >= MAX_ASKS:
+                if state.chills:
+                    findings.append(Finding("fever", "call_physician", "feeling feverish with chills, temperature not measured"))
+                else:
+                    findings.append(Finding("fever", "call_physician", "fever reported, temperature not measured"))
+            else:
+                question = question or "temperature"
+                waiting.append("fever")
+
+        # --- days since the procedure
+        mentions = day_parser.find_day_mentions(
+            message, today, about_procedure=state.pending == "procedure_day" or intent == "inform_procedure_day"
+        )
+        new_date = day_parser.procedure_date_from(mentions, today)
+        if new_date is not None:
+            state.procedure_date = new_date.isoformat()
+        since = (today - date.fromisoformat(state.procedure_date)).days if state.procedure_date else None
+        lasted = day_parser.symptom_days(mentions)
+        if since is None and state.pending == "procedure_day" and lasted is not None:
+            # An answer to "when was your ductogram?" dates the procedure even without the word.
+            since = lasted
+            state.procedure_date = date.fromordinal(today.toordinal() - lasted).isoformat()
+
+        def day_rule(fid: str, after_day: int) -> None:
+            nonlocal question
+            known = [d for d in (since, lasted) if d is not None]
+            spec = p.finding(fid)
+            if known and max(known) > after_day:
+                day = max(known)
+                reason = spec.reason.format(duration=f"on day {day}", threshold=after_day)
+                if fid == "pain":
+                    reason = f"pain still there on day {day}, more than {after_day} days after the procedure"
+                findings.append(Finding(fid, "call_physician", reason))
+            elif since is not None:
+                advice = "bloody_discharge_early" if fid == "bloody_discharge" else "pain"
+                what = "bloody discharge" if fid == "bloody_discharge" else "pain or tenderness"
+                findings.append(Finding(fid, "self_care", f"{what} on day {since}, within the expected days", advice))
+            elif self._asked(state, "procedure_day") >= MAX_ASKS:
+                if fid == "bloody_discharge":
+                    findings.append(Finding(fid, "call_physician", "bloody discharge, procedure date unknown"))
+                else:
+                    findings.append(Finding(fid, "self_care", "pain or tenderness, procedure date unknown", "pain"))
+            else:
+                question = question or "procedure_day"
+                waiting.append(fid)
+
+        if "bloody_discharge" in found or "bloody_discharge" in state.pending_findings:
+            day_rule("bloody_discharge", t.bloody_discharge_escalate_after_day)
+        if ("pain" in found or "pain" in state.pending_findings) and "persistent_pain" not in found:
+            day_rule("pain", t.expected_pain_days)
+        if "increased_discharge" in found and not found & {"bloody_discharge", "infection_signs"}:
+            findings.append(Finding("increased_discharge", "self_care", p.finding("increased_discharge").reason, "increased_discharge"))
+
+        # --- combine
+        disposition = most_urgent(*(f.disposition for f in findings))
+        if rank(disposition) >= rank("call_physician"):
+            question, question_values, waiting = None, {}, []
+        if question is None and state.pending and not findings:
+            question = self._repeat_question(state)
+        if question is not None:
+            key = "temperature" if question.startswith("temperature") else "procedure_day"
+            state.asked[key] = self._asked(state, key) + 1
+            state.pending = key
+            state.pending_findings = sorted(set(waiting))
+        else:
+            state.pending, state.pending_findings = None, []
+        if findings or question:
+            state.symptom_context = True
+
+        new = [f for f in findings if f.disposition in ESCALATING and f.id not in state.escalated]
+        for f in new:
+            state.escalated.append(f.id)
+            state.reasons.setdefault(f.disposition, []).append(f.reason)
+        state.disposition = most_urgent(state.disposition, disposition)
+        return Assessment(findings, disposition, state.disposition, question, question_values, new, state)
+
+    def _temperature_finding(self, reading: Reading) -> Finding:
+        threshold = self.protocol.thresholds.fever_over_f
+        limit = f"{threshold:g} °F"
+        value = reading.describe()
+        if (reading.fahrenheit or 0.0) > threshold:
+            spec = self.protocol.finding("fever")
+            return Finding("fever", "call_physician", spec.reason.format(value=value, threshold=limit))
+        return Finding(
+            "temperature_not_over",
+            "information",
+            f"temperature {value} is not over {limit}",
+            "temperature_not_over",
+            (("value", value), ("threshold", limit)),
+        )
+
+    def _negated_mentions(self, sents: list, found: set[str]) -> set[str]:
+        """Findings whose words appear only negated: a classifier hint must not bring them back."""
+        from aftercare.text import Sentence
+
+        stripped = [Sentence(tuple(w for w in s.words if w not in _NEGATORS), frozenset()) for s in sents]
+        return {
+            spec.id for spec in self.protocol.findings
+            if spec.id not in found and self.matcher.find(spec.id, stripped)
+        }
+
+    @staticmethod
+    def _asked(state: ConversationState, question: str) -> int:
+        key = "temperature" if question.startswith("temperature") else "procedure_day"
+        return int(state.asked.get(key, 0))
+
+    def _repeat_question(self, state: ConversationState) -> str | None:
+        """Ask the pending question again, or None when it was asked enough (then escalate)."""
+        if state.pending == "procedure_day":
+            return "procedure_day_again"
+        if state.pending == "temperature":
+            return "temperature"
+        return None
+
+
+_NEGATORS = frozenset({"no", "not", "dont", "doesnt", "didnt", "isnt", "never", "without", "none", "gone", "away", "stopped"})
