@@ -1,0 +1,238 @@
+"""Decide the assistant's reply to one patient message (plain Python, no Rasa import).
+
+The triage engine runs on every message whatever intent the classifier chose, so a misclassified
+red flag still escalates. The intent only chooses among the non-urgent answers: an aftercare topic,
+a greeting, "please contact your care team" for anything the documents do not answer.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from aftercare.protocol import ESCALATING, Protocol, rank
+from aftercare.terms import is_known_word
+from aftercare.text import fold, has_letters
+from aftercare.triage import Assessment, ConversationState, Finding, TriageEngine
+
+INFO_PREFIX = "ask_"
+#: Minimum classifier confidence to answer an aftercare topic.
+INFO_CONFIDENCE = 0.45
+#: First-person words that make a message a report about oneself, not a general question.
+_REPORT = re.compile(
+    r"(?<!\bwill )(?<!\bwould )(?<!\bshould )(?<!\bcould )(?<!\bdo )(?<!\bcan )(?<!\bif )(?<!\bmight )"
+    r"\b(?:i have|i got|i am|i feel|i felt|i noticed|i see|ive|theres|there is|its been|still)\b|\bmy\b"
+)
+_CONVERSATION_INTENTS = {
+    "greet": "greet",
+    "goodbye": "goodbye",
+    "thanks": "thanks",
+    "affirm": "affirm",
+    "deny": "affirm",
+    "inform_procedure_day": "affirm",
+}
+
+
+@dataclass(frozen=True)
+class EscalationDraft:
+    """What to record for nurse review before the reply is sent."""
+
+    disposition: str
+    reasons: tuple[str, ...]
+    finding_ids: tuple[str, ...]
+
+
+@dataclass
+class Reply:
+    """The texts to send, the machine-readable payload, the new state and any escalation."""
+
+    texts: list[str]
+    payload: dict[str, Any]
+    state: ConversationState
+    escalation: EscalationDraft | None = None
+    topic: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def action_phrase(protocol: Protocol, disposition: str) -> str:
+    """'call 911 now' / 'call your physician today' from the disposition's label."""
+    label = protocol.dispositions[disposition]["label"]
+    return label[:1].lower() + label[1:]
+
+
+def looks_english(text: str) -> bool:
+    """False for messages whose words are mostly not English (other languages, other scripts)."""
+    words = re.findall(r"[^\W\d_]+", fold(text))
+    if not words:
+        return True
+    if any(not w.isascii() for w in words) and sum(w.isascii() for w in words) < len(words) / 2:
+        return False
+    if len(words) < 2:
+        return True
+    known = sum(1 for w in words if len(w) <= 2 or is_known_word(w))
+    return known / len(words) >= 0.5
+
+
+class Dialogue:
+    """Builds replies from the engine's assessment and the protocol's wording."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self.engine = TriageEngine(protocol)
+
+    def respond(
+        self,
+        text: str,
+        state: ConversationState | dict[str, Any] | None,
+        *,
+        today: date,
+        intent: str | None = None,
+        confidence: float | None = None,
+    ) -> Reply:
+        """The reply to one message."""
+        p = self.protocol
+        before = state if isinstance(state, ConversationState) else ConversationState.from_dict(state)
+        if not text or not text.strip() or not has_letters(text):
+            return self._plain([p.conversation["empty"]], before, topic="empty")
+
+        assessment = self.engine.assess(text, before, today=today, intent=intent, confidence=confidence)
+        is_info = bool(intent and intent.startswith(INFO_PREFIX) and (confidence or 0) >= INFO_CONFIDENCE)
+        escalating = rank(assessment.disposition) >= rank("call_physician")
+        if is_info and not escalating and not _REPORT.search(fold(text)):
+            # A general question ("does it hurt?") is answered, not triaged as a symptom report.
+            return self._information(intent, before)
+        if assessment.findings or assessment.question:
+            return self._triage_reply(assessment, before)
+        return self._conversation_reply(text, intent, confidence, assessment, before)
+
+    def fallback(self, text: str, *, today: date) -> Reply:
+        """The reply when the assistant proper could not answer (action server down, slow or failing).
+
+        Runs the triage engine on the message alone, so a red flag still gets its disposition, and
+        always includes the protocol's safe message with the 911 and call-your-physician signs.
+        """
+        p = self.protocol
+        a = self.engine.assess(text or "", None, today=today)
+        texts: list[str] = []
+        if a.disposition in ESCALATING:
+            reasons = _unique(f.reason for f in a.findings if f.disposition == a.disposition)
+            texts.append(p.dispositions[a.disposition]["message"].format(reasons="; ".join(reasons)))
+        texts.append(p.conversation["safe_fallback"])
+        a.question, a.question_values = None, {}
+        reply = self._reply(texts, a.state, a, topic="fallback")
+        reply.payload["fallback"] = True
+        return reply
+
+    # ------------------------------------------------------------------ replies
+    def _triage_reply(self, a: Assessment, before: ConversationState) -> Reply:
+        p = self.protocol
+        texts: list[str] = []
+        if a.disposition in ESCALATING:
+            reasons = _unique(f.reason for f in a.findings if f.disposition == a.disposition)
+            texts.append(p.dispositions[a.disposition]["message"].format(reasons="; ".join(reasons)))
+        else:
+            for finding in a.findings:
+                if finding.advice:
+                    advice = p.advice[finding.advice].format(**dict(finding.advice_values))
+                    if advice not in texts:
+                        texts.append(advice)
+            if a.question:
+                texts.append(p.questions[a.question].format(**a.question_values))
+        self._remind(texts, a.disposition, a.state)
+        return self._reply(texts, a.state, a, topic="triage")
+
+    def _conversation_reply(
+        self, text: str, intent: str | None, confidence: float | None, a: Assessment, before: ConversationState
+    ) -> Reply:
+        p = self.protocol
+        state = a.state
+        if intent and intent.startswith(INFO_PREFIX) and (confidence or 0) >= INFO_CONFIDENCE:
+            return self._information(intent, state)
+        if intent == "feeling_fine" and state.disposition in ESCALATING:
+            reasons = _all_reasons(state)
+            return self._plain([p.conversation["feeling_fine_after_escalation"].format(reasons="; ".join(reasons))], state, topic="feeling_fine")
+        if intent == "feeling_fine":
+            return self._plain([p.conversation["feeling_fine"]], state, topic="feeling_fine")
+        if not looks_english(text):
+            return self._plain([p.conversation["not_english"]], state, topic="not_english")
+        symptom_intent = bool(intent and intent.startswith("report_"))
+        if symptom_intent or (state.symptom_context and intent in (None, "nlu_fallback")):
+            # Something that may be a symptom and that we could not read: escalate, do not reassure.
+            finding = Finding("unclear_symptom", "call_physician", "a symptom the assistant could not assess")
+            if finding.id not in state.escalated:
+                state.escalated.append(finding.id)
+                state.reasons.setdefault("call_physician", []).append(finding.reason)
+                new = [finding]
+            else:
+                new = []
+            state.disposition = _max(state.disposition, "call_physician")
+            unclear = Assessment([finding], "call_physician", state.disposition, None, {}, new, state)
+            return self._reply([p.conversation["unclear_symptom"]], state, unclear, topic="unclear_symptom")
+        key = _CONVERSATION_INTENTS.get(intent or "")
+        if key:
+            return self._plain([p.conversation[key]], state, topic=intent)
+        return self._plain([p.conversation["unknown"]], state, topic="unknown")
+
+    def _information(self, intent: str, state: ConversationState) -> Reply:
+        topic = intent[len(INFO_PREFIX):]
+        entry = self.protocol.information.get(topic)
+        if entry is None:
+            return self._plain([self.protocol.conversation["unknown"]], state, topic="unknown")
+        return self._plain([entry["answer"]], state, topic=topic)
+
+    def _plain(self, texts: list[str], state: ConversationState, *, topic: str) -> Reply:
+        texts = list(texts)
+        self._remind(texts, None, state)
+        return self._reply(texts, state, None, topic=topic)
+
+    def _remind(self, texts: list[str], disposition: str | None, state: ConversationState) -> None:
+        """A later message never lowers the disposition: repeat what the patient should still do."""
+        if state.disposition in ESCALATING and rank(disposition) < rank(state.disposition):
+            reasons = state.reasons.get(state.disposition, [])
+            texts.append(
+                self.protocol.conversation["still_escalated"].format(
+                    reasons="; ".join(reasons) or "your symptoms",
+                    action=action_phrase(self.protocol, state.disposition),
+                )
+            )
+
+    def _reply(self, texts: list[str], state: ConversationState, a: Assessment | None, *, topic: str) -> Reply:
+        disposition = state.disposition or (a.disposition if a else None) or "information"
+        if a is not None and a.disposition == disposition:
+            reasons = _unique(f.reason for f in a.findings if f.disposition == disposition)
+        elif disposition in ESCALATING:
+            reasons = state.reasons.get(disposition, [])
+        else:
+            reasons = [f.reason for f in a.findings] if a else [f"information: {topic}"]
+        payload = {
+            "disposition": disposition,
+            "reason": "; ".join(reasons) or f"information: {topic}",
+            "protocol_version": self.protocol.version,
+            "question": a.question if a else None,
+        }
+        escalation = None
+        if a is not None and a.new_escalations:
+            top = _max(*(f.disposition for f in a.new_escalations))
+            escalation = EscalationDraft(
+                disposition=top,
+                reasons=tuple(_unique(f.reason for f in a.new_escalations)),
+                finding_ids=tuple(f.id for f in a.new_escalations),
+            )
+        return Reply(texts, payload, state, escalation, topic)
+
+
+def _unique(items: Any) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _max(*dispositions: str | None) -> str:
+    return max((d for d in dispositions if d), key=rank)
+
+
+def _all_reasons(state: ConversationState) -> list[str]:
+    return [r for d in ("emergency", "call_physician") for r in state.reasons.get(d, [])]
