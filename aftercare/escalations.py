@@ -1,0 +1,269 @@
+"""The escalation store: every emergency or call-physician outcome, kept for nurse review.
+
+One row per conversation in ``escalations`` (its most urgent disposition and all reasons; a new
+red flag reopens a resolved one), and one row per escalating message in ``escalation_events``.
+SQLite by default, PostgreSQL by URL. ``record`` commits before it returns, so the caller can send
+the reply knowing the escalation is stored. When the database cannot be written, the escalation
+goes to an append-only journal file (fsynced) and is replayed into the database later; it is
+never silently dropped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from aftercare.protocol import rank
+
+logger = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+escalations = sa.Table(
+    "escalations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("disposition", sa.String(32), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON list
+    sa.Column("protocol_version", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+escalation_events = sa.Table(
+    "escalation_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("escalation_id", sa.Integer, sa.ForeignKey("escalations.id"), nullable=False, index=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    sa.Column("disposition", sa.String(32), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("finding_ids", sa.Text, nullable=False),
+    sa.Column("protocol_version", sa.String(64), nullable=False),
+    sa.Column("message_timestamp", sa.Float, nullable=True),  # the escalating user message (tracker time)
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class StoreError(RuntimeError):
+    """The escalation could not be committed to the database."""
+
+
+@dataclass(frozen=True)
+class EscalationRecord:
+    """One escalating outcome to store."""
+
+    conversation_id: str
+    channel: str
+    disposition: str
+    reasons: tuple[str, ...]
+    finding_ids: tuple[str, ...]
+    protocol_version: str
+    message_timestamp: float | None = None
+    at: datetime | None = None
+
+    def to_json(self) -> str:
+        data = self.__dict__ | {"at": (self.at or _now()).isoformat()}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, line: str) -> "EscalationRecord":
+        data = json.loads(line)
+        data["reasons"] = tuple(data["reasons"])
+        data["finding_ids"] = tuple(data["finding_ids"])
+        data["at"] = datetime.fromisoformat(data["at"])
+        return cls(**data)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def create_db_engine(url: str) -> sa.engine.Engine:
+    """An engine for the URL; creates the SQLite file's folder, and waits on a locked SQLite file."""
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(url, connect_args={"timeout": 5}, future=True)
+    return sa.create_engine(url, pool_pre_ping=True, future=True)
+
+
+class EscalationStore:
+    """Reads and writes escalations in a SQL database."""
+
+    def __init__(self, url: str, journal_path: str | Path | None = None) -> None:
+        self.engine = create_db_engine(url)
+        self.journal = Path(journal_path) if journal_path else None
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def create_schema(self) -> None:
+        """Create the tables if they do not exist."""
+        metadata.create_all(self.engine)
+        self._ready = True
+
+    def record(self, item: EscalationRecord) -> int:
+        """Store one escalation and commit; returns the conversation's escalation id.
+
+        Raises :class:`StoreError` if the database cannot be written (the caller journals it).
+        """
+        try:
+            if not self._ready:
+                self.create_schema()
+            with self.engine.begin() as conn:
+                return self._upsert(conn, item)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"escalation not stored: {type(exc).__name__}") from exc
+
+    def record_durably(self, item: EscalationRecord) -> bool:
+        """Store, or journal when the database fails. True when it reached the database."""
+        with self._lock:
+            self.replay_journal()
+            try:
+                self.record(item)
+                return True
+            except StoreError:
+                logger.exception("escalation store unavailable; journaling conversation escalation")
+                self._journal(item)
+                return False
+
+    def replay_journal(self) -> int:
+        """Move journaled escalations into the database; returns how many were replayed."""
+        if self.journal is None or not self.journal.exists():
+            return 0
+        lines = [l for l in self.journal.read_text(encoding="utf-8").splitlines() if l.strip()]
+        if not lines:
+            return 0
+        done = 0
+        try:
+            for line in lines:
+                self.record(EscalationRecord.from_json(line))
+                done += 1
+        except StoreError:
+            remaining = lines[done:]
+            self.journal.write_text("".join(l + "\n" for l in remaining), encoding="utf-8")
+            return done
+        self.journal.unlink()
+        logger.warning("replayed %d journaled escalations into the database", done)
+        return done
+
+    def pending_in_journal(self) -> int:
+        """How many escalations wait in the journal (shown to nurses when not zero)."""
+        if self.journal is None or not self.journal.exists():
+            return 0
+        return sum(1 for l in self.journal.read_text(encoding="utf-8").splitlines() if l.strip())
+
+    def _journal(self, item: EscalationRecord) -> None:
+        if self.journal is None:
+            raise StoreError("escalation not stored and no journal configured")
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (item.to_json() + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _upsert(self, conn: sa.engine.Connection, item: EscalationRecord) -> int:
+        at = item.at or _now()
+        row = conn.execute(
+            sa.select(escalations).where(escalations.c.conversation_id == item.conversation_id)
+        ).mappings().first()
+        if row is None:
+            try:
+                with conn.begin_nested():
+                    escalation_id = conn.execute(
+                        escalations.insert().values(
+                            conversation_id=item.conversation_id,
+                            channel=item.channel,
+                            disposition=item.disposition,
+                            reasons=json.dumps(list(item.reasons)),
+                            protocol_version=item.protocol_version,
+                            status="open",
+                            created_at=at,
+                            updated_at=at,
+                        )
+                    ).inserted_primary_key[0]
+            except sa.exc.IntegrityError:
+                # Another process inserted this conversation's row first: update it instead.
+                return self._upsert(conn, item)
+        else:
+            escalation_id = row["id"]
+            reasons = json.loads(row["reasons"])
+            reasons += [r for r in item.reasons if r not in reasons]
+            disposition = max(row["disposition"], item.disposition, key=rank)
+            conn.execute(
+                escalations.update()
+                .where(escalations.c.id == escalation_id)
+                .values(
+                    disposition=disposition,
+                    reasons=json.dumps(reasons),
+                    protocol_version=item.protocol_version,
+                    status="open",  # a new red flag reopens a resolved conversation
+                    updated_at=at,
+                )
+            )
+        conn.execute(
+            escalation_events.insert().values(
+                escalation_id=escalation_id,
+                conversation_id=item.conversation_id,
+                disposition=item.disposition,
+                reasons=json.dumps(list(item.reasons)),
+                finding_ids=json.dumps(list(item.finding_ids)),
+                protocol_version=item.protocol_version,
+                message_timestamp=item.message_timestamp,
+                created_at=at,
+            )
+        )
+        return int(escalation_id)
+
+    # ---------------------------------------------------------------- reading
+    def list_escalations(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Escalations, emergencies first then oldest first."""
+        if not self._ready:
+            self.create_schema()
+        query = sa.select(escalations)
+        if status:
+            query = query.where(escalations.c.status == status)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        for r in rows:
+            r["reasons"] = json.loads(r["reasons"])
+        return sorted(rows, key=lambda r: (-rank(r["disposition"]), _aware(r["created_at"])))
+
+    def events_for(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The escalating events of one conversation, oldest first."""
+        if not self._ready:
+            self.create_schema()
+        with self.engine.connect() as conn:
+            rows = [
+                dict(r)
+                for r in conn.execute(
+                    sa.select(escalation_events)
+                    .where(escalation_events.c.conversation_id == conversation_id)
+                    .order_by(escalation_events.c.id)
+                ).mappings()
+            ]
+        for r in rows:
+            r["reasons"] = json.loads(r["reasons"])
+            r["finding_ids"] = json.loads(r["finding_ids"])
+        return rows
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def reasons_text(reasons: Iterable[str]) -> str:
+    """Reasons joined for display."""
+    return "; ".join(reasons)

@@ -1,0 +1,60 @@
+"""The long-lived objects a process needs (settings, protocol, dialogue, escalation store), built once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from aftercare.dialogue import Dialogue, EscalationDraft
+from aftercare.escalations import EscalationRecord, EscalationStore
+from aftercare.protocol import Protocol, load_protocol
+from aftercare.settings import Settings, load_settings
+
+
+@dataclass
+class Services:
+    """Settings, protocol, dialogue and store of one process."""
+
+    settings: Settings
+    protocol: Protocol
+    dialogue: Dialogue
+    store: EscalationStore
+
+    def today(self) -> date:
+        """Today in the clinic's time zone."""
+        return self.settings.today()
+
+    def record(
+        self,
+        draft: EscalationDraft,
+        *,
+        conversation_id: str,
+        channel: str,
+        message_timestamp: float | None = None,
+    ) -> bool:
+        """Store an escalation (or journal it if the database fails); True if it reached the database."""
+        return self.store.record_durably(
+            EscalationRecord(
+                conversation_id=conversation_id,
+                channel=channel,
+                disposition=draft.disposition,
+                reasons=draft.reasons,
+                finding_ids=draft.finding_ids,
+                protocol_version=self.protocol.version,
+                message_timestamp=message_timestamp,
+            )
+        )
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    """Load the protocol (raising ProtocolError if it is broken) and open the store."""
+    settings = settings or load_settings()
+    protocol = load_protocol(settings.protocol_path)
+    store = EscalationStore(settings.database_url, journal_path=settings.journal_path)
+    return Services(settings, protocol, Dialogue(protocol), store)
+
+
+@lru_cache(maxsize=1)
+def services() -> Services:
+    """This process's services."""
+    return build_services()

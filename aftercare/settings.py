@@ -1,0 +1,46 @@
+"""Every environment setting, read in one place with safe defaults (each is listed in README)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration."""
+
+    protocol_path: Path
+    database_url: str
+    tracker_store_url: str
+    clinic_timezone: str
+    max_message_chars: int
+    action_timeout_seconds: float
+    journal_path: Path
+
+    def today(self) -> date:
+        """Today's date in the clinic's time zone (day counts are clinic days)."""
+        return datetime.now(ZoneInfo(self.clinic_timezone)).date()
+
+
+def _default_sqlite(name: str) -> str:
+    return f"sqlite:///{ROOT / 'var' / name}"
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment."""
+    database_url = os.environ.get("AFTERCARE_DATABASE_URL") or _default_sqlite("aftercare.db")
+    return Settings(
+        protocol_path=Path(os.environ.get("AFTERCARE_PROTOCOL", ROOT / "protocols" / "ductogram.yml")),
+        database_url=database_url,
+        tracker_store_url=os.environ.get("AFTERCARE_TRACKER_STORE_URL")
+        or f"sqlite:///{os.environ.get('AFTERCARE_TRACKER_DB', ROOT / 'var' / 'tracker.db')}",
+        clinic_timezone=os.environ.get("AFTERCARE_CLINIC_TIMEZONE", "America/Chicago"),
+        max_message_chars=int(os.environ.get("AFTERCARE_MAX_MESSAGE_CHARS", "2000")),
+        action_timeout_seconds=float(os.environ.get("AFTERCARE_ACTION_TIMEOUT", "10")),
+        journal_path=Path(os.environ.get("AFTERCARE_JOURNAL", ROOT / "var" / "escalations-journal.jsonl")),
+    )
