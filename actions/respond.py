@@ -1,0 +1,71 @@
+"""``action_respond``: the one action that answers every patient message.
+
+A thin adapter: read the message, intent and triage state from the tracker, let
+:mod:`aftercare.dialogue` decide the reply, store any escalation (committed before the reply is
+returned to Rasa), then send the texts and the machine-readable disposition.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from aftercare.services import Services, services
+
+STATE_SLOT = "triage_state"
+PROCEDURE_DATE_SLOT = "procedure_date"
+
+
+class ActionRespond(Action):
+    """Triage and answer the latest patient message."""
+
+    def __init__(self, svc: Services | None = None) -> None:
+        self._svc = svc
+
+    @property
+    def svc(self) -> Services:
+        return self._svc or services()
+
+    def name(self) -> str:
+        return "action_respond"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        svc = self.svc
+        message = tracker.latest_message or {}
+        intent = message.get("intent") or {}
+        state = tracker.get_slot(STATE_SLOT) or {}
+        on_file = tracker.get_slot(PROCEDURE_DATE_SLOT)
+        if on_file and isinstance(state, dict) and not state.get("procedure_date"):
+            state = {**state, "procedure_date": on_file}
+
+        reply = svc.dialogue.respond(
+            message.get("text") or "",
+            state,
+            today=svc.today(),
+            intent=intent.get("name"),
+            confidence=intent.get("confidence"),
+        )
+        if reply.escalation is not None:
+            await asyncio.to_thread(
+                svc.record,
+                reply.escalation,
+                conversation_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "unknown",
+                message_timestamp=_latest_user_timestamp(tracker),
+            )
+        for text in reply.texts:
+            dispatcher.utter_message(text=text)
+        dispatcher.utter_message(json_message=reply.payload)
+        return [SlotSet(STATE_SLOT, reply.state.to_dict())]
+
+
+def _latest_user_timestamp(tracker: Tracker) -> float | None:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("timestamp")
+    return None
