@@ -1,0 +1,64 @@
+# The verbs people type. Every target does its own setup: a fresh clone needs only Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+MODEL := models/aftercare.tar.gz
+TRAINING_FILES := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test install train validate unit e2e stories evaluate chat clean
+
+## run: set up, train if the data changed, and start the assistant on 127.0.0.1 (Ctrl-C stops it)
+run: $(MODEL)
+	$(BIN)/python -m aftercare.stack
+
+## test: set up, train if needed, and run the whole test suite
+test: $(MODEL)
+	$(BIN)/python -m aftercare.check_protocol
+	$(BIN)/rasa data validate --fail-on-warnings --data data -d domain.yml -c config.yml > var/validate.log 2>&1 || (cat var/validate.log; exit 1)
+	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory stories
+
+## install: the virtualenv with the pinned lock (Rasa 3.6 on Python 3.11: see README, "Dependencies")
+install: $(INSTALLED)
+$(INSTALLED): requirements/lock.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d)" % sys.version_info[:2])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet --no-deps --ignore-requires-python -r requirements/lock.txt
+	@mkdir -p var
+	touch $@
+
+## train: train the model when the training data or config changed
+train: $(MODEL)
+$(MODEL): $(INSTALLED) $(TRAINING_FILES)
+	@mkdir -p var
+	$(BIN)/rasa train --fixed-model-name aftercare --out models > var/train.log 2>&1 || (tail -40 var/train.log; exit 1)
+	@touch $@
+	@echo "trained $@ (log: var/train.log)"
+
+## validate: check the protocol file and the training data
+validate: $(INSTALLED)
+	$(BIN)/python -m aftercare.check_protocol
+	$(BIN)/rasa data validate --fail-on-warnings --data data -d domain.yml -c config.yml
+
+## stories: the conversation tests in tests/test_stories.yml
+stories: $(MODEL)
+	$(BIN)/rasa test core --stories tests/test_stories.yml --model $(MODEL) --out var/story-results --fail-on-prediction-errors > var/stories.log 2>&1 || (tail -60 var/stories.log; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1)
+	@echo "conversation tests: $$(grep -c '^- story:' tests/test_stories.yml) stories passed (tests/test_stories.yml)"
+
+## evaluate: start the servers, play eval/cases.yml through the REST channel, print the confusion matrix
+evaluate: $(MODEL)
+	rm -rf var/evaluate
+	$(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --var-dir var/evaluate \
+	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --json var/evaluate/evaluation.json
+
+## chat: talk to a running assistant (make run) in this terminal
+chat: $(INSTALLED)
+	$(BIN)/python scripts/chat.py
+
+clean:
+	rm -rf models var .rasa results

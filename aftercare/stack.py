@@ -1,0 +1,211 @@
+"""Start and stop the assistant's servers: the action server and the Rasa server, on 127.0.0.1.
+
+``python -m aftercare.stack`` is what ``make run`` runs: it checks the protocol file, starts both
+servers, waits until they answer, prints where to talk to them, and stops them all on Ctrl-C.
+The end-to-end tests, the evaluation and the benchmark use :class:`Stack` the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aftercare.protocol import ProtocolError, load_protocol
+from aftercare.settings import ROOT, load_settings
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Server:
+    """One child process and the URL that tells it is ready."""
+
+    name: str
+    command: list[str]
+    ready_url: str
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class Stack:
+    """The action server and the Rasa server, configured by ports and environment."""
+
+    model: Path = ROOT / "models" / "aftercare.tar.gz"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    endpoints: str = "endpoints.yml"
+    var_dir: Path = ROOT / "var"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    servers: dict[str, Server] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault("AFTERCARE_DATABASE_URL", f"sqlite:///{self.var_dir / 'aftercare.db'}")
+        env.setdefault("AFTERCARE_JOURNAL", str(self.var_dir / "escalations-journal.jsonl"))
+        env.setdefault("AFTERCARE_TRACKER_DB", str(self.var_dir / "tracker.db"))
+        env["AFTERCARE_ACTION_URL"] = f"http://127.0.0.1:{self.action_port}/webhook"
+        # The action server has no authentication; rasa-sdk binds 0.0.0.0 unless SANIC_HOST says otherwise.
+        env.setdefault("SANIC_HOST", "127.0.0.1")
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env.update(self.extra_env)
+        return env
+
+    def _server(self, name: str) -> Server:
+        logs = self.var_dir / "logs"
+        if name == "actions":
+            return Server(
+                "actions",
+                [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
+                f"http://127.0.0.1:{self.action_port}/health",
+                logs / "actions.log",
+            )
+        return Server(
+            "rasa",
+            [
+                str(BIN / "rasa"), "run", "--model", str(self.model), "--endpoints", self.endpoints,
+                "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+            ],
+            f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/",
+            logs / "rasa.log",
+        )
+
+    def start(self, names: tuple[str, ...] = ("actions", "rasa"), timeout: float = 180) -> float:
+        """Start the named servers and wait until all answer; returns the seconds it took."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        began = time.monotonic()
+        for name in names:
+            server = self._server(name)
+            server.start(env)
+            self.servers[name] = server
+        for name in names:
+            self.wait_ready(name, timeout - (time.monotonic() - began))
+        return time.monotonic() - began
+
+    def wait_ready(self, name: str, timeout: float) -> None:
+        server = self.servers[name]
+        deadline = time.monotonic() + max(timeout, 1)
+        while time.monotonic() < deadline:
+            if server.is_ready():
+                return
+            if not server.alive():
+                raise RuntimeError(f"{name} server exited; see {server.log_path}")
+            time.sleep(0.25)
+        raise RuntimeError(f"{name} server not ready after {timeout:.0f}s; see {server.log_path}")
+
+    def restart(self, name: str, timeout: float = 120) -> None:
+        """Start a server that was stopped (or killed) again."""
+        self.servers[name].stop()
+        server = self._server(name)
+        server.start(self.env())
+        self.servers[name] = server
+        self.wait_ready(name, timeout)
+
+    def stop(self) -> None:
+        for server in reversed(list(self.servers.values())):
+            server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the ductogram aftercare assistant on 127.0.0.1.")
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--action-port", type=int, default=5055)
+    parser.add_argument("--endpoints", default=os.environ.get("AFTERCARE_ENDPOINTS", "endpoints.yml"))
+    parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="databases and logs")
+    parser.add_argument(
+        "--then", nargs=argparse.REMAINDER,
+        help="run this command once the servers are ready ({rasa_url} is replaced), then stop them",
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    try:
+        protocol = load_protocol(settings.protocol_path)
+    except ProtocolError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 2
+    stack = Stack(
+        rasa_port=args.rasa_port, action_port=args.action_port, endpoints=args.endpoints, var_dir=args.var_dir
+    )
+    print(f"Protocol {protocol.id} version {protocol.version}. Starting servers (about 30 s)...", flush=True)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        took = stack.start()
+        if args.then:
+            url = f"http://127.0.0.1:{args.rasa_port}"
+            print(f"Ready in {took:.0f} s; running {args.then[0]}", flush=True)
+            return subprocess.call([a.replace("{rasa_url}", url) for a in args.then], cwd=ROOT)
+        print(
+            f"\nReady in {took:.0f} s.\n"
+            f"  REST channel:  POST http://127.0.0.1:{args.rasa_port}/webhooks/rest/webhook\n"
+            f"                 body {{\"sender\": \"<conversation id>\", \"message\": \"<text>\"}}\n"
+            f"  Terminal chat: make chat   (in another terminal)\n"
+            f"  Logs:          {stack.var_dir / 'logs'}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        while not stopping:
+            for server in stack.servers.values():
+                if not server.alive():
+                    print(f"{server.name} server stopped unexpectedly; see {server.log_path}", file=sys.stderr)
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nStopping...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
