@@ -33,9 +33,11 @@ _COUNT = rf"(?P<n>\d{{1,2}}|{'|'.join(_COUNT_WORDS)})(?:\s+of)?"
 _UNIT = r"(?P<unit>days?|weeks?|wks?)"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("day_before_yesterday", re.compile(r"\bday before yesterday\b")),
-    ("yesterday", re.compile(r"\b(?:yesterday|yday|last night)\b")),
+    ("yesterday", re.compile(r"\b(?:yesterdays?|yday|last night)\b")),
     ("today", re.compile(r"\b(?:today|this morning|this afternoon|earlier today|tonight)\b")),
     ("ago", re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+ago\b")),
+    # "2 days after the ductogram", "3 days post procedure": dates the procedure when it is named.
+    ("after", re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+(?:after|since|post|out from|from)\b")),
     ("last_week", re.compile(r"\blast week\b")),
     ("day_n", re.compile(r"\bday\s+(?P<n>\d{1,2})\b")),
     ("since_weekday", re.compile(rf"\bsince\s+(?:last\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b")),
@@ -77,7 +79,7 @@ def _days_for(name: str, m: re.Match[str], today: date) -> int | None:
         return 2
     if name == "last_week":
         return 7
-    if name in ("ago", "duration"):
+    if name in ("ago", "after", "duration"):
         n = _count(m.group("n"))
         return n * (7 if m.group("unit").startswith("w") else 1)
     if name == "day_n":

@@ -100,10 +100,13 @@ class Dialogue:
         is_info = bool(intent and intent.startswith(INFO_PREFIX) and (confidence or 0) >= INFO_CONFIDENCE)
         escalating = rank(assessment.disposition) >= rank("call_physician")
         if is_info and not escalating and not _REPORT.search(fold(text)):
-            # A general question ("does it hurt?") is answered, not triaged as a symptom report.
-            return self._information(intent, before)
+            # A general question ("does it hurt?") is answered, not triaged as a symptom report; an
+            # expected symptom mentioned with it keeps its self-care disposition in the payload.
+            return self._information(intent, before, assessment)
         if assessment.findings or assessment.question:
             return self._triage_reply(assessment, before)
+        if assessment.hypothetical:
+            return self._hypothetical_reply(assessment, before)
         return self._conversation_reply(text, intent, confidence, assessment, before)
 
     def fallback(self, text: str, *, today: date) -> Reply:
@@ -152,7 +155,8 @@ class Dialogue:
         if intent == "feeling_fine" and state.disposition in ESCALATING:
             reasons = _all_reasons(state)
             return self._plain([p.conversation["feeling_fine_after_escalation"].format(reasons="; ".join(reasons))], state, topic="feeling_fine")
-        if intent == "feeling_fine":
+        if intent == "feeling_fine" or a.negated:
+            # "no fever, no chills": the patient says what they do not have.
             return self._plain([p.conversation["feeling_fine"]], state, topic="feeling_fine")
         if not looks_english(text):
             return self._plain([p.conversation["not_english"]], state, topic="not_english")
@@ -174,12 +178,33 @@ class Dialogue:
             return self._plain([p.conversation[key]], state, topic=intent)
         return self._plain([p.conversation["unknown"]], state, topic="unknown")
 
-    def _information(self, intent: str, state: ConversationState) -> Reply:
+    def _information(self, intent: str, state: ConversationState, a: Assessment | None = None) -> Reply:
         topic = intent[len(INFO_PREFIX):]
         entry = self.protocol.information.get(topic)
         if entry is None:
             return self._plain([self.protocol.conversation["unknown"]], state, topic="unknown")
-        return self._plain([entry["answer"]], state, topic=topic)
+        reply = self._plain([entry["answer"]], state, topic=topic)
+        if a is not None and a.disposition == "self_care" and reply.payload["disposition"] == "information":
+            reply.payload["disposition"] = "self_care"
+            reply.payload["reason"] = "; ".join(_unique(f.reason for f in a.findings if f.disposition == "self_care"))
+        return reply
+
+    def _hypothetical_reply(self, a: Assessment, before: ConversationState) -> Reply:
+        """'What if my breast gets red?': say when to call; nothing is escalated."""
+        p = self.protocol
+        texts: list[str] = []
+        watch: list[str] = []
+        for fid in a.hypothetical:
+            spec = p.finding(fid)
+            if spec.disposition == "self_care" and fid in p.advice:
+                texts.append(p.advice[fid])
+            elif spec.disposition != "information":
+                watch.append(spec.watch_for)
+        if watch:
+            texts.insert(0, p.conversation["hypothetical"].format(reasons=_join_or(watch)))
+        if not texts:
+            texts = [p.conversation["unknown"]]
+        return self._plain(texts, before, topic="watch_for")
 
     def _plain(self, texts: list[str], state: ConversationState, *, topic: str) -> Reply:
         texts = list(texts)
@@ -209,7 +234,7 @@ class Dialogue:
             "disposition": disposition,
             "reason": "; ".join(reasons) or f"information: {topic}",
             "protocol_version": self.protocol.version,
-            "question": a.question if a else None,
+            "question": state.pending if a is not None and a.question else None,
         }
         escalation = None
         if a is not None and a.new_escalations:
@@ -228,6 +253,11 @@ def _unique(items: Any) -> list[str]:
         if item not in seen:
             seen.append(item)
     return seen
+
+
+def _join_or(items: list[str]) -> str:
+    items = _unique(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def _max(*dispositions: str | None) -> str:

@@ -39,6 +39,7 @@ CONVERSATION: tuple[str, ...] = (
     "affirm",
     "unknown",
     "unclear_symptom",
+    "hypothetical",
     "not_english",
     "empty",
     "too_long",
@@ -75,6 +76,8 @@ class FindingSpec:
     rule: str = "fixed"
     intent: str | None = None
     source: str = ""
+    watch_for: str = ""  # how to name it when a patient asks "what if ...?"; defaults to the reason
+    exclude: tuple[str, ...] = ()  # terms whose words never count for this finding
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,9 @@ def load_protocol(path: str | Path) -> Protocol:
         intent = item.get("intent")
         if intent is not None and not isinstance(intent, str):
             raise reader.fail(f"{key}.intent", "expected an intent name")
+        exclude = item.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(x, str) and x.strip() for x in exclude):
+            raise reader.fail(f"{key}.exclude", "expected a list of texts")
         findings.append(
             FindingSpec(
                 id=fid,
@@ -259,6 +265,8 @@ def load_protocol(path: str | Path) -> Protocol:
                 rule=rule,
                 intent=intent,
                 source=str(item.get("source", "")),
+                watch_for=str(item.get("watch_for") or item["reason"]).strip(),
+                exclude=tuple(x.strip() for x in exclude),
             )
         )
     for required, rule in (("fever", "temperature"), ("bloody_discharge", "bloody_discharge"), ("pain", "pain")):
@@ -280,7 +288,7 @@ def load_protocol(path: str | Path) -> Protocol:
     from aftercare.terms import TermSyntaxError, compile_term
 
     for spec in findings:
-        for term in spec.terms:
+        for term in spec.terms + spec.exclude:
             try:
                 compile_term(term)
             except TermSyntaxError as exc:

@@ -30,7 +30,7 @@ _TENS = {"thirty": 30, "forty": 40, "ninety": 90}
 _ONE_WORD = "|".join(_ONES)
 _SMALL = "|".join(list(_ONES) + list(_TEENS))
 _WORD_NUMBER = re.compile(
-    rf"\b(?:(?:a|one)\s+)?hundred(?:\s+and)?\s+(?P<h>{_SMALL})(?:\s+point\s+(?P<hf>{_ONE_WORD}))?\b"
+    rf"\b(?:(?:a|one)\s+)?hundred(?:(?:\s+and)?\s+(?P<h>{_SMALL}))?(?:\s+point\s+(?P<hf>{_ONE_WORD}))?\b"
     rf"|\b(?P<tens>{'|'.join(_TENS)})[\s-]+(?P<u>{_ONE_WORD})(?:\s+point\s+(?P<tf>{_ONE_WORD}))?\b"
 )
 
@@ -89,8 +89,8 @@ def _fmt_f(value: float) -> str:
 
 def _words_to_digits(text: str) -> str:
     def replace(m: re.Match[str]) -> str:
-        if m.group("h"):
-            whole = 100 + {**_ONES, **_TEENS}[m.group("h")]
+        if m.group("tens") is None:
+            whole = 100 + ({**_ONES, **_TEENS}[m.group("h")] if m.group("h") else 0)
         else:
             whole = _TENS[m.group("tens")] + _ONES[m.group("u")]
         frac = m.group("hf") or m.group("tf")

@@ -177,6 +177,23 @@ def _resolved_after(sentence: Sentence, end: int) -> bool:
     return False
 
 
+#: Words before a finding that make the sentence a question about it, not a report of it
+#: ("what should I do if my breast gets red?", "signs of infection to watch for").
+HYPOTHETICAL_CUES = frozenset({"if", "whether", "incase", "case", "signs", "watch", "lookout", "risk", "risks", "chance"})
+#: A sentence opening with one of these and without "my"/"i" asks in general ("will the dye make me itchy?").
+GENERAL_QUESTION_OPENERS = frozenset({"will", "would", "could", "can", "might", "does", "do", "is", "are", "what", "how", "when"})
+#: Words that make a question about something the patient has ("could this be an abscess?").
+PRESENT_REFERENCE = frozenset({"my", "i", "im", "ive", "mine", "this", "these", "that"})
+
+
+def is_hypothetical(sentence: Sentence, start: int) -> bool:
+    """Whether the words before ``start`` make this a question about a finding rather than a report."""
+    tokens = sentence.words
+    if any(t in HYPOTHETICAL_CUES for t in tokens[:start]):
+        return True
+    return bool(tokens) and tokens[0] in GENERAL_QUESTION_OPENERS and not PRESENT_REFERENCE & set(tokens)
+
+
 @dataclass(frozen=True)
 class TermMatch:
     """Where a term matched: the sentence index and the token indices of the match."""
@@ -184,15 +201,17 @@ class TermMatch:
     sentence: int
     positions: tuple[int, ...]
     words: tuple[str, ...]
+    hypothetical: bool = False
 
 
 class TermMatcher:
     """Finds the protocol's terms in sentences; one instance per protocol."""
 
-    def __init__(self, terms: dict[str, list[str]]) -> None:
+    def __init__(self, terms: dict[str, list[str]], exclude: dict[str, list[str]] | None = None) -> None:
         self._terms = {key: [compile_term(t) for t in values] for key, values in terms.items()}
+        self._exclude = {key: [compile_term(t) for t in values] for key, values in (exclude or {}).items()}
         self._protected = frozenset(
-            alt for compiled in self._terms.values() for term in compiled
+            alt for compiled in list(self._terms.values()) + list(self._exclude.values()) for term in compiled
             for part in term.parts for word in part for alt, _ in word.alternatives
         )
 
@@ -205,21 +224,32 @@ class TermMatcher:
         for s_index, sentence in enumerate(sentences):
             fuzzy = self._fuzzy_flags(sentence.words)
             scopes = _negation_scopes(sentence)
+            excluded = {
+                i for term in self._exclude.get(key, []) for part in term.parts
+                for span in _part_spans(part, sentence.words, fuzzy) for i in span
+            }
             for term in self._terms[key]:
-                match = self._match_term(term, sentence, fuzzy, scopes)
+                match = self._match_term(term, sentence, fuzzy, scopes, excluded)
                 if match is not None:
-                    found.append(TermMatch(s_index, match, tuple(sentence.words[i] for i in match)))
+                    found.append(
+                        TermMatch(
+                            s_index, match, tuple(sentence.words[i] for i in match),
+                            is_hypothetical(sentence, match[0]),
+                        )
+                    )
         return found
 
     @staticmethod
     def _match_term(
-        term: Term, sentence: Sentence, fuzzy: list[bool], scopes: dict[int, set[int]]
+        term: Term, sentence: Sentence, fuzzy: list[bool], scopes: dict[int, set[int]], excluded: set[int]
     ) -> tuple[int, ...] | None:
         positions: list[int] = []
         for part in term.parts:
             live = [
                 span for span in _part_spans(part, sentence.words, fuzzy)
-                if not _is_negated(span, scopes) and not _resolved_after(sentence, span[-1])
+                if not _is_negated(span, scopes)
+                and not _resolved_after(sentence, span[-1])
+                and not excluded & set(span)
             ]
             if not live:
                 return None

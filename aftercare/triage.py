@@ -21,6 +21,9 @@ from aftercare.text import sentences
 
 #: Below this NLU confidence a symptom intent is not trusted on its own.
 INTENT_HINT_CONFIDENCE = 0.5
+#: An emergency taken from the classifier alone (no term matched) needs this confidence; below it,
+#: but above INTENT_HINT_CONFIDENCE, the patient is told to call the physician (and 911 if in doubt).
+EMERGENCY_HINT_CONFIDENCE = 0.8
 #: A question is asked at most this many times before the engine escalates instead.
 MAX_ASKS = 2
 _TEMPERATURE_WORDS = ("temp", "fever", "thermometer", "degrees", "°", "febrile", "hot")
@@ -78,6 +81,8 @@ class Assessment:
     question_values: dict[str, str]
     new_escalations: list[Finding]  # escalating findings not yet recorded for nurse review
     state: ConversationState
+    hypothetical: list[str] = field(default_factory=list)  # findings only asked about ("what if ...?")
+    negated: list[str] = field(default_factory=list)  # findings the patient said they do not have
 
     @property
     def reasons(self) -> list[str]:
@@ -90,7 +95,10 @@ class TriageEngine:
 
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
-        self.matcher = TermMatcher({spec.id: list(spec.terms) for spec in protocol.findings})
+        self.matcher = TermMatcher(
+            {spec.id: list(spec.terms) for spec in protocol.findings},
+            {spec.id: list(spec.exclude) for spec in protocol.findings if spec.exclude},
+        )
 
     def assess(
         self,
@@ -106,12 +114,22 @@ class TriageEngine:
         p = self.protocol
         t = p.thresholds
         sents = sentences(message)
-        found = {spec.id for spec in p.findings if self.matcher.find(spec.id, sents)}
-        mentioned_negated = self._negated_mentions(sents, found)
-        if intent and (confidence or 0) >= INTENT_HINT_CONFIDENCE:
+        matches = {spec.id: self.matcher.find(spec.id, sents) for spec in p.findings}
+        # An emergency counts even when asked about; anything else only when reported as a fact.
+        found = {
+            spec.id for spec in p.findings
+            if matches[spec.id] and (spec.disposition == "emergency" or any(not m.hypothetical for m in matches[spec.id]))
+        }
+        hypothetical = [spec.id for spec in p.findings if matches[spec.id] and spec.id not in found]
+        negated = sorted(self._negated_mentions(sents, found | set(hypothetical)))
+        hint_finding: Finding | None = None
+        if intent and (confidence or 0) >= INTENT_HINT_CONFIDENCE and not negated and not hypothetical:
             spec = p.finding_for_intent(intent)
-            if spec and not found - {"cannot_measure"} and spec.id not in mentioned_negated:
-                found.add(spec.id)
+            if spec and not found - {"cannot_measure"}:
+                if spec.disposition == "emergency" and (confidence or 0) < EMERGENCY_HINT_CONFIDENCE:
+                    hint_finding = Finding("possible_emergency", "call_physician", "a message that may describe an emergency")
+                else:
+                    found.add(spec.id)
 
         findings: list[Finding] = []
         question: str | None = None
@@ -125,6 +143,8 @@ class TriageEngine:
         for spec in p.findings:
             if spec.id in found and spec.rule == "fixed" and spec.disposition in ESCALATING:
                 fixed(spec.id)
+        if hint_finding is not None:
+            findings.append(hint_finding)
         if "chills" in found:
             state.chills = True
 
@@ -201,8 +221,12 @@ class TriageEngine:
                 else:
                     findings.append(Finding(fid, "self_care", "pain or tenderness, procedure date unknown", "pain"))
             else:
+                # Expected at least; the day decides whether to call. Say what to watch for and ask.
                 question = question or "procedure_day"
                 waiting.append(fid)
+                advice = "bloody_discharge_early" if fid == "bloody_discharge" else "pain"
+                what = "bloody discharge" if fid == "bloody_discharge" else "pain or tenderness"
+                findings.append(Finding(fid, "self_care", f"{what}, day since the procedure not yet known", advice))
 
         if "bloody_discharge" in found or "bloody_discharge" in state.pending_findings:
             day_rule("bloody_discharge", t.bloody_discharge_escalate_after_day)
@@ -232,7 +256,9 @@ class TriageEngine:
             state.escalated.append(f.id)
             state.reasons.setdefault(f.disposition, []).append(f.reason)
         state.disposition = most_urgent(state.disposition, disposition)
-        return Assessment(findings, disposition, state.disposition, question, question_values, new, state)
+        return Assessment(
+            findings, disposition, state.disposition, question, question_values, new, state, hypothetical, negated
+        )
 
     def _temperature_finding(self, reading: Reading) -> Finding:
         threshold = self.protocol.thresholds.fever_over_f
