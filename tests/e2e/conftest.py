@@ -1,0 +1,63 @@
+"""One real stack (action server + Rasa server on 127.0.0.1) per test session."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from aftercare.settings import ROOT
+from aftercare.stack import Stack
+
+MODEL = ROOT / "models" / "aftercare.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """Talks to the REST channel like a web page or the evaluation script would."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.url = f"{base}/webhooks/rest/webhook"
+
+    def post(self, sender: str, message: Any, **kw: Any) -> requests.Response:
+        return requests.post(self.url, json={"sender": sender, "message": message}, timeout=60, **kw)
+
+    def say(self, sender: str, message: str, *, fallback_ok: bool = False) -> tuple[list[str], dict[str, Any]]:
+        """Send one message; unless ``fallback_ok``, the answer must come from the assistant proper."""
+        answer = self.post(sender, message)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        texts = [m["text"] for m in body if "text" in m]
+        customs = [m["custom"] for m in body if isinstance(m.get("custom"), dict)]
+        assert customs, f"no disposition payload in {body}"
+        if not fallback_ok:
+            assert not customs[-1].get("fallback"), "the safety net answered: is the action server reachable?"
+        return texts, customs[-1]
+
+
+def start_stack(tmp: Path, **kw: Any) -> Stack:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run 'make train' (make test does it for you)")
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), var_dir=tmp, **kw)
+    stack.start(timeout=240)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = start_stack(tmp_path_factory.mktemp("stack"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def client(stack: Stack) -> Client:
+    return Client(f"http://127.0.0.1:{stack.rasa_port}")

@@ -1,0 +1,132 @@
+"""End to end over HTTP: the REST channel, the Rasa server, the action server and the SQLite stores."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from aftercare.escalations import EscalationStore
+
+pytestmark = pytest.mark.e2e
+
+
+def conv() -> str:
+    return secrets.token_hex(16)
+
+
+def store_of(stack) -> EscalationStore:
+    return EscalationStore(f"sqlite:///{stack.var_dir / 'aftercare.db'}")
+
+
+def test_aftercare_question(client, protocol):
+    texts, payload = client.say(conv(), "can i wear deodorant to my appointment")
+    assert protocol.information["deodorant"]["answer"] in texts
+    assert payload["disposition"] == "information"
+    assert payload["protocol_version"] == protocol.version
+
+
+def test_fever_is_escalated_and_stored(client, stack):
+    sender = conv()
+    texts, payload = client.say(sender, "i have a fever of 101.2")
+    assert payload["disposition"] == "call_physician"
+    assert payload["reason"] == "temperature 101.2 °F is over 100.5 °F"
+    assert "call your physician" in texts[0].lower()
+    rows = [r for r in store_of(stack).list_escalations() if r["conversation_id"] == sender]
+    assert len(rows) == 1 and rows[0]["disposition"] == "call_physician" and rows[0]["channel"] == "rest"
+
+
+def test_emergency_with_typos_gets_911_at_once(client):
+    texts, payload = client.say(conv(), "cant breth and my lips r swolen")
+    assert payload["disposition"] == "emergency"
+    assert payload["question"] is None
+    assert "911" in texts[0]
+
+
+def test_fever_without_number_then_number(client):
+    sender = conv()
+    texts, payload = client.say(sender, "i think i have a fever")
+    assert payload["question"] == "temperature"
+    texts, payload = client.say(sender, "38,6 c")
+    assert payload["disposition"] == "call_physician"
+    assert "38.6 °C" in payload["reason"]
+
+
+def test_bloody_discharge_asks_day_then_escalates(client):
+    sender = conv()
+    _, payload = client.say(sender, "theres blood in the discharge from my nipple")
+    assert payload["question"] == "procedure_day"
+    _, payload = client.say(sender, "a week ago")
+    assert payload["disposition"] == "call_physician"
+
+
+def test_later_message_never_lowers(client):
+    sender = conv()
+    client.say(sender, "i have chills")
+    texts, payload = client.say(sender, "thanks, bye")
+    assert payload["disposition"] == "call_physician"
+    assert any("call your physician" in t.lower() for t in texts)
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"not json", 400),
+    (b"[1, 2]", 400),
+    (b'{"message": "hi"}', 400),
+    (b'{"sender": "", "message": "hi"}', 400),
+    (b'{"sender": "a/b", "message": "hi"}', 400),
+    (b'{"sender": "abc", "message": 42}', 400),
+    (b'{"sender": "abc", "message": {"nested": ["json"]}}', 400),
+    (b'{"sender": "abc", "message": "hi", "metadata": "x"}', 400),
+])
+def test_malformed_requests_get_4xx(client, body, status):
+    import requests
+    answer = requests.post(client.url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    assert answer.status_code == status
+    assert "error" in answer.json()
+
+
+@pytest.mark.parametrize("message", ["", "   \n\t ", "🙂🙂🙂", "?!..."])
+def test_empty_and_letterless_messages_get_a_clear_answer(client, protocol, message):
+    texts, payload = client.say(conv(), message)
+    assert texts == [protocol.conversation["empty"]]
+    assert payload["disposition"] == "information"
+
+
+def test_huge_message_with_buried_red_flag(client, protocol):
+    filler = "i was wondering about the appointment and the parking situation. " * 150
+    message = filler + "also my throat is swelling shut. " + filler
+    assert len(message) > 19000
+    texts, payload = client.say(conv(), message, fallback_ok=True)
+    assert payload["disposition"] == "emergency"
+    assert payload.get("too_long") is True
+    assert any("911" in t for t in texts)
+
+
+def test_non_english_message(client, protocol):
+    texts, payload = client.say(conv(), "hola, quiero saber cuanto tiempo dura la prueba por favor")
+    assert payload["disposition"] in ("information", "call_physician", "emergency")
+    assert texts
+
+
+def test_message_text_is_not_logged(client, stack):
+    marker = "zebrafinch" + secrets.token_hex(4)
+    client.say(conv(), f"my neighbour {marker} asked if the test hurts")
+    for log in (stack.var_dir / "logs").glob("*.log"):
+        assert marker not in log.read_text(errors="replace"), f"message text found in {log.name}"
+
+
+def test_action_runs_once_per_message(client, stack):
+    """Regression: a custom slot mapping naming the action made Rasa run it twice per message."""
+    import sqlite3
+
+    sender = conv()
+    _, payload = client.say(sender, "i have a fever")
+    assert payload["question"] == "temperature"
+    _, payload = client.say(sender, "hmm not sure")
+    assert payload["question"] == "temperature", "asked once so far: ask again before escalating"
+    with sqlite3.connect(stack.var_dir / "tracker.db") as db:
+        rows = db.execute(
+            "select type_name, action_name from events where sender_id = ? order by id", (sender,)
+        ).fetchall()
+    users = sum(1 for t, _ in rows if t == "user")
+    responds = sum(1 for t, a in rows if t == "action" and a == "action_respond")
+    assert users == responds == 2
