@@ -154,7 +154,8 @@ class Dialogue:
             return self._information(intent, state)
         if intent == "feeling_fine" and state.disposition in ESCALATING:
             reasons = _all_reasons(state)
-            return self._plain([p.conversation["feeling_fine_after_escalation"].format(reasons="; ".join(reasons))], state, topic="feeling_fine")
+            text = p.conversation["feeling_fine_after_escalation"].format(reasons="; ".join(reasons))
+            return self._reply([text], state, None, topic="feeling_fine")
         if intent == "feeling_fine" or a.negated:
             # "no fever, no chills": the patient says what they do not have.
             return self._plain([p.conversation["feeling_fine"]], state, topic="feeling_fine")

@@ -31,7 +31,7 @@ _ONE_WORD = "|".join(_ONES)
 _SMALL = "|".join(list(_ONES) + list(_TEENS))
 _WORD_NUMBER = re.compile(
     rf"\b(?:(?:a|one)\s+)?hundred(?:(?:\s+and)?\s+(?P<h>{_SMALL}))?(?:\s+point\s+(?P<hf>{_ONE_WORD}))?\b"
-    rf"|\b(?P<tens>{'|'.join(_TENS)})[\s-]+(?P<u>{_ONE_WORD})(?:\s+point\s+(?P<tf>{_ONE_WORD}))?\b"
+    rf"|\b(?P<tens>{'|'.join(_TENS)})(?:[\s-]+(?P<u>{_ONE_WORD}))?(?:\s+point\s+(?P<tf>{_ONE_WORD}))?\b"
 )
 
 _F_WORDS = ("fahrenheit", "farenheit", "farenheight", "fahrenheight", "faranheit")
@@ -51,7 +51,7 @@ _MONTHS = frozenset(
     "july august september october november december".split()
 )
 _NUMBER = re.compile(
-    r"(?<![\d/.,:-])(?P<num>\d{1,4}(?:[.,]\d{1,3})?)(?![\d/:])(?!-\d)"
+    r"(?<![\d/.,-])(?<!\d:)(?P<num>\d{1,4}(?:[.,]\d{1,3})?)(?![\d/:])(?!-\d)"
     r"\s*(?P<deg>°|degrees?\b|degs?\b)?\s*(?P<unit>[a-z]+)?"
 )
 _BARE_NUMBER_RANGE = (25.0, 120.0)
@@ -92,7 +92,7 @@ def _words_to_digits(text: str) -> str:
         if m.group("tens") is None:
             whole = 100 + ({**_ONES, **_TEENS}[m.group("h")] if m.group("h") else 0)
         else:
-            whole = _TENS[m.group("tens")] + _ONES[m.group("u")]
+            whole = _TENS[m.group("tens")] + (_ONES[m.group("u")] if m.group("u") else 0)
         frac = m.group("hf") or m.group("tf")
         return f"{whole}.{_ONES[frac]}" if frac else str(whole)
 

@@ -12,6 +12,7 @@ the finding counts.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,12 +32,17 @@ NEGATION_CUES = frozenset(
         "nothing", "zero", "free",
     }
 )
-DOUBT_WORDS = frozenset({"know", "sure", "think", "remember", "if", "whether", "certain", "tell"})
+DOUBT_WORDS = frozenset(
+    {"know", "sure", "think", "remember", "if", "whether", "certain", "tell", "idea", "wonder", "wondering"}
+)
 SCOPE_BREAKS = frozenset(
     {"but", "though", "although", "however", "except", "and", "yet", "still", "so", "because",
-     "now", "plus", "also", "while", "whereas", "then"}
+     "now", "plus", "also", "while", "whereas", "then", "just", "only"}
 )
 MAX_SCOPE = 8
+#: An emergency is negated only by a cue this close before it ("no trouble breathing"), so a
+#: negation earlier in the sentence ("without my inhaler I can't breathe") never hides it.
+EMERGENCY_NEGATION_DISTANCE = 3
 RESOLVED_CUES = frozenset(
     {"gone", "resolved", "cleared", "disappeared", "stopped", "broke", "subsided", "vanished"}
 )
@@ -121,7 +127,9 @@ def _matches(token: str, word: Word, fuzzy: bool) -> bool:
     return any(_word_matches(token, alt, pre, fuzzy) for alt, pre in word.alternatives)
 
 
-def _part_spans(part: tuple[Word, ...], tokens: tuple[str, ...], fuzzy: list[bool]) -> list[tuple[int, ...]]:
+def _part_spans(
+    part: tuple[Word, ...], tokens: tuple[str, ...], fuzzy: list[bool], max_gap: int = MAX_GAP
+) -> list[tuple[int, ...]]:
     """Every occurrence of an ordered part, as the token indices of its words."""
     spans: list[tuple[int, ...]] = []
 
@@ -130,7 +138,7 @@ def _part_spans(part: tuple[Word, ...], tokens: tuple[str, ...], fuzzy: list[boo
             spans.append(prefix)
             return
         start = prefix[-1] + 1
-        for i in range(start, min(len(tokens), start + MAX_GAP + 1)):
+        for i in range(start, min(len(tokens), start + max_gap + 1)):
             if _matches(tokens[i], part[k], fuzzy[i]):
                 extend(prefix + (i,), k + 1)
 
@@ -158,9 +166,13 @@ def _negation_scopes(sentence: Sentence) -> dict[int, set[int]]:
     return scopes
 
 
-def _is_negated(span: tuple[int, ...], scopes: dict[int, set[int]]) -> bool:
-    """A span is negated by a cue outside it ("not" in "not breathing" is part of the finding)."""
-    return any(scopes.get(i, set()) - set(span) for i in span)
+def _is_negated(span: tuple[int, ...], scopes: dict[int, set[int]], near: int | None = None) -> bool:
+    """A span is negated by a cue outside it ("not" in "not breathing" is part of the finding);
+    with ``near``, only by a cue at most that many words before the span."""
+    cues = {c for i in span for c in scopes.get(i, set())} - set(span)
+    if near is not None:
+        cues = {c for c in cues if 0 < span[0] - c <= near}
+    return bool(cues)
 
 
 def _resolved_after(sentence: Sentence, end: int) -> bool:
@@ -179,17 +191,40 @@ def _resolved_after(sentence: Sentence, end: int) -> bool:
 
 #: Words before a finding that make the sentence a question about it, not a report of it
 #: ("what should I do if my breast gets red?", "signs of infection to watch for").
-HYPOTHETICAL_CUES = frozenset({"if", "whether", "incase", "case", "signs", "watch", "lookout", "risk", "risks", "chance"})
+IF_CUES = frozenset({"if", "whether", "incase", "case"})
+WATCH_CUES = frozenset({"signs", "watch", "lookout", "risk", "risks", "chance"})
+REPORT_MARKERS = frozenset({"my", "have", "having", "see", "noticed", "got", "im", "am", "ive", "think"})
 #: A sentence opening with one of these and without "my"/"i" asks in general ("will the dye make me itchy?").
 GENERAL_QUESTION_OPENERS = frozenset({"will", "would", "could", "can", "might", "does", "do", "is", "are", "what", "how", "when"})
 #: Words that make a question about something the patient has ("could this be an abscess?").
 PRESENT_REFERENCE = frozenset({"my", "i", "im", "ive", "mine", "this", "these", "that"})
 
 
-def is_hypothetical(sentence: Sentence, start: int) -> bool:
-    """Whether the words before ``start`` make this a question about a finding rather than a report."""
+def _clause(sentence: Sentence, index: int) -> tuple[int, int]:
+    """The clause around ``index``: bounded by commas and words such as "but" and "and"."""
     tokens = sentence.words
-    if any(t in HYPOTHETICAL_CUES for t in tokens[:start]):
+    start = index
+    while start > 0 and start not in sentence.commas and tokens[start - 1] not in SCOPE_BREAKS:
+        start -= 1
+    end = index + 1
+    while end < len(tokens) and end not in sentence.commas and tokens[end] not in SCOPE_BREAKS:
+        end += 1
+    return start, end
+
+
+def is_hypothetical(sentence: Sentence, start: int) -> bool:
+    """Whether this is a question about a finding rather than a report of it.
+
+    "what should I do if my breast gets red?" and "signs of infection to watch for" are questions;
+    "not sure if I have chills" (doubt) and "I see signs of infection" (a report) are not, and a cue
+    in another clause ("even if I rest, the pain gets worse") does not count.
+    """
+    tokens = sentence.words
+    c0, c1 = _clause(sentence, start)
+    for j in range(c0, start):
+        if tokens[j] in IF_CUES and not any(w in DOUBT_WORDS for w in tokens[max(0, j - 3) : j]):
+            return True
+    if any(t in WATCH_CUES for t in tokens[c0:start]) and not REPORT_MARKERS & set(tokens[c0:c1]):
         return True
     return bool(tokens) and tokens[0] in GENERAL_QUESTION_OPENERS and not PRESENT_REFERENCE & set(tokens)
 
@@ -218,19 +253,24 @@ class TermMatcher:
     def _fuzzy_flags(self, tokens: tuple[str, ...]) -> list[bool]:
         return [not is_known_word(t, self._protected) for t in tokens]
 
-    def find(self, key: str, sentences: list[Sentence]) -> list[TermMatch]:
-        """Non-negated matches of any term under ``key``."""
+    def find(self, key: str, sentences: list[Sentence], *, emergency: bool = False) -> list[TermMatch]:
+        """Non-negated matches of any term under ``key`` (``emergency``: negated only by a near cue)."""
         found: list[TermMatch] = []
         for s_index, sentence in enumerate(sentences):
             fuzzy = self._fuzzy_flags(sentence.words)
             scopes = _negation_scopes(sentence)
             excluded = {
                 i for term in self._exclude.get(key, []) for part in term.parts
-                for span in _part_spans(part, sentence.words, fuzzy) for i in span
+                for span in _part_spans(part, sentence.words, fuzzy, max_gap=0) for i in span
             }
             for term in self._terms[key]:
-                match = self._match_term(term, sentence, fuzzy, scopes, excluded)
-                if match is not None:
+                candidates = self._match_term(
+                    term, sentence, fuzzy, scopes, excluded, EMERGENCY_NEGATION_DISTANCE if emergency else None
+                )
+                # Prefer an occurrence the patient reports over one they only ask about.
+                ranked = sorted(candidates, key=lambda pos: is_hypothetical(sentence, pos[0]))
+                if ranked:
+                    match = ranked[0]
                     found.append(
                         TermMatch(
                             s_index, match, tuple(sentence.words[i] for i in match),
@@ -241,17 +281,27 @@ class TermMatcher:
 
     @staticmethod
     def _match_term(
-        term: Term, sentence: Sentence, fuzzy: list[bool], scopes: dict[int, set[int]], excluded: set[int]
-    ) -> tuple[int, ...] | None:
-        positions: list[int] = []
+        term: Term,
+        sentence: Sentence,
+        fuzzy: list[bool],
+        scopes: dict[int, set[int]],
+        excluded: set[int],
+        near: int | None = None,
+    ) -> list[tuple[int, ...]]:
+        """Every live (not negated, not excluded) occurrence of the term, as token positions."""
+        per_part: list[list[tuple[int, ...]]] = []
         for part in term.parts:
             live = [
                 span for span in _part_spans(part, sentence.words, fuzzy)
-                if not _is_negated(span, scopes)
+                if not _is_negated(span, scopes, near)
                 and not _resolved_after(sentence, span[-1])
                 and not excluded & set(span)
             ]
             if not live:
-                return None
-            positions.extend(live[0])
-        return tuple(sorted(positions))
+                return []
+            per_part.append(live)
+        if len(per_part) == 1:
+            return per_part[0]
+        # Several parts: one occurrence per choice of each part's spans (few in practice; capped).
+        combos = itertools.islice(itertools.product(*per_part), 64)
+        return [tuple(sorted(i for span in combo for i in span)) for combo in combos]

@@ -64,6 +64,7 @@ class Sentence:
 
 def fold(text: str) -> str:
     """Lower-case, NFKC-normalise, strip accents and apostrophes."""
+    text = text.replace("º", "°").replace("˚", "°")  # before NFKC, which turns "º" into "o"
     text = unicodedata.normalize("NFKC", text)
     text = "".join(
         ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
@@ -71,7 +72,7 @@ def fold(text: str) -> str:
     text = text.lower()
     for ch in _APOSTROPHES:
         text = text.replace(ch, "")
-    return text.replace("º", "°").replace("˚", "°")
+    return text
 
 
 def sentences(text: str) -> list[Sentence]:

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from aftercare import days as day_parser
-from aftercare.protocol import ESCALATING, Protocol, most_urgent, rank
+from aftercare.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
 from aftercare.temperature import Reading, find_readings
 from aftercare.terms import TermMatcher
 from aftercare.text import sentences
@@ -56,14 +56,37 @@ class ConversationState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "ConversationState":
-        """Rebuild from a slot value; unknown or broken values give a fresh state."""
+        """Rebuild from a slot value; a field with a wrong type or value falls back to its default."""
+        state = cls()
         if not isinstance(data, dict):
-            return cls()
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        try:
-            return cls(**known)
-        except TypeError:
-            return cls()
+            return state
+        disposition = data.get("disposition")
+        if disposition in DISPOSITIONS:
+            state.disposition = disposition
+        reasons = data.get("reasons")
+        if isinstance(reasons, dict):
+            state.reasons = {
+                k: [r for r in v if isinstance(r, str)]
+                for k, v in reasons.items() if k in DISPOSITIONS and isinstance(v, list)
+            }
+        for name in ("escalated", "pending_findings"):
+            value = data.get(name)
+            if isinstance(value, list):
+                setattr(state, name, [v for v in value if isinstance(v, str)])
+        if data.get("pending") in ("temperature", "procedure_day"):
+            state.pending = data["pending"]
+        asked = data.get("asked")
+        if isinstance(asked, dict):
+            state.asked = {k: v for k, v in asked.items() if isinstance(k, str) and isinstance(v, int) and v >= 0}
+        procedure_date = data.get("procedure_date")
+        if isinstance(procedure_date, str):
+            try:
+                state.procedure_date = date.fromisoformat(procedure_date).isoformat()
+            except ValueError:
+                pass
+        state.chills = data.get("chills") is True
+        state.symptom_context = data.get("symptom_context") is True
+        return state
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict for the slot."""
@@ -114,12 +137,17 @@ class TriageEngine:
         p = self.protocol
         t = p.thresholds
         sents = sentences(message)
-        matches = {spec.id: self.matcher.find(spec.id, sents) for spec in p.findings}
+        matches = {
+            spec.id: self.matcher.find(spec.id, sents, emergency=spec.disposition == "emergency")
+            for spec in p.findings
+        }
         # An emergency counts even when asked about; anything else only when reported as a fact.
         found = {
             spec.id for spec in p.findings
             if matches[spec.id] and (spec.disposition == "emergency" or any(not m.hypothetical for m in matches[spec.id]))
         }
+        if "face_throat_swelling" in found and not _BREAST_WORDS & {w for s_ in sents for w in s_.words}:
+            found.discard("breast_swelling")  # "my lips are swelling" is not breast swelling
         hypothetical = [spec.id for spec in p.findings if matches[spec.id] and spec.id not in found]
         negated = sorted(self._negated_mentions(sents, found | set(hypothetical)))
         hint_finding: Finding | None = None
@@ -216,13 +244,13 @@ class TriageEngine:
                 what = "bloody discharge" if fid == "bloody_discharge" else "pain or tenderness"
                 findings.append(Finding(fid, "self_care", f"{what} on day {since}, within the expected days", advice))
             elif self._asked(state, "procedure_day") >= MAX_ASKS:
-                if fid == "bloody_discharge":
-                    findings.append(Finding(fid, "call_physician", "bloody discharge, procedure date unknown"))
-                else:
-                    findings.append(Finding(fid, "self_care", "pain or tenderness, procedure date unknown", "pain"))
+                # Asked twice without an answer: it may be past the expected days, so escalate.
+                what = "bloody discharge" if fid == "bloody_discharge" else "pain"
+                findings.append(Finding(fid, "call_physician", f"{what}, procedure date unknown"))
             else:
                 # Expected at least; the day decides whether to call. Say what to watch for and ask.
-                question = question or "procedure_day"
+                asked_before = self._asked(state, "procedure_day") > 0
+                question = question or ("procedure_day_again" if asked_before else "procedure_day")
                 waiting.append(fid)
                 advice = "bloody_discharge_early" if fid == "bloody_discharge" else "pain"
                 what = "bloody discharge" if fid == "bloody_discharge" else "pain or tenderness"
@@ -299,4 +327,5 @@ class TriageEngine:
         return None
 
 
+_BREAST_WORDS = frozenset({"breast", "breasts", "nipple", "nipples", "boob", "boobs", "chest"})
 _NEGATORS = frozenset({"no", "not", "dont", "doesnt", "didnt", "isnt", "never", "without", "none", "gone", "away", "stopped"})
