@@ -47,7 +47,7 @@ validate: $(INSTALLED)
 
 ## stories: the conversation tests in tests/test_stories.yml
 stories: $(MODEL)
-	$(BIN)/rasa test core --stories tests/test_stories.yml --model $(MODEL) --out var/story-results --fail-on-prediction-errors > var/stories.log 2>&1 || (tail -60 var/stories.log; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1)
+	$(BIN)/rasa test core --stories tests/test_stories.yml --e2e --model $(MODEL) --out var/story-results --fail-on-prediction-errors > var/stories.log 2>&1 || (tail -60 var/stories.log; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1)
 	@echo "conversation tests: $$(grep -c '^- story:' tests/test_stories.yml) stories passed (tests/test_stories.yml)"
 
 ## evaluate: start the servers, play eval/cases.yml through the REST channel, print the confusion matrix
