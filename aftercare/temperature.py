@@ -140,7 +140,11 @@ def find_readings(
         if unit is None and unit_word in _NOT_TEMPERATURE and not has_degree:
             continue
         if unit is None and not has_degree:
-            if not context or not _in(value, _BARE_NUMBER_RANGE):
+            # A decimal inside a body-temperature range ("at 2am it was 101.2") is a reading even
+            # without the word "fever"; other bare numbers only count when the talk is of temperature.
+            decimal = any(ch in m.group("num") for ch in ".,")
+            body_like = decimal and (_in(value, plausible_f) or _in(value, plausible_c))
+            if not body_like and (not context or not _in(value, _BARE_NUMBER_RANGE)):
                 continue
         written = m.group(0).strip() if (unit or has_degree) else m.group("num")
         if unit == "unknown":

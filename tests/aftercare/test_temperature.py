@@ -82,14 +82,19 @@ CASES = [
     ("fever on the 30th", True, []),
     ("fever since 11/18", True, []),
     ("i'm 38 years old", True, []),
-    # --- bare numbers without a temperature context are ignored
-    ("101.2", False, []),
-    ("101,2", False, []),
+    # --- bare whole numbers without a temperature context are ignored ...
     ("a hundred and one", False, []),
-    ("thirty eight point five", False, []),
     ("120", False, []),
-    ("39.5", False, []),
     ("i walked 100 steps", False, []),
+    ("i'm 101 today", False, []),
+    # ... but a decimal inside a body-temperature range is a reading ("at 2am it was 101.2")
+    ("101.2", False, [("ok", "F", 101.2)]),
+    ("101,2", False, [("ok", "F", 101.2)]),
+    ("thirty eight point five", False, [("ok", "C", 101.3)]),
+    ("39.5", False, [("ok", "C", 103.1)]),
+    ("at 2am it was 101.2 and i took tylenol", False, [("ok", "F", 101.2)]),
+    ("took 2.5 tablets", False, []),
+    ("150.5", False, []),
     # --- a reading with a unit the engine does not recognise as written must not vanish
     pytest.param("temp:101.2", True, [("ok", "F", 101.2)], id="colon-no-space"),
     pytest.param("38.5 ºC", False, [("ok", "C", 101.3)], id="ordinal-degree-C"),
