@@ -43,11 +43,13 @@ class Client:
         return texts, customs[-1]
 
 
-def start_stack(tmp: Path, **kw: Any) -> Stack:
+def start_stack(tmp: Path, names: tuple[str, ...] = ("actions", "rasa"), **kw: Any) -> Stack:
+    """Start the named servers on free ports (``action_port`` may be given, e.g. a fake's)."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run 'make train' (make test does it for you)")
-    stack = Stack(rasa_port=free_port(), action_port=free_port(), var_dir=tmp, **kw)
-    stack.start(timeout=240)
+    kw.setdefault("action_port", free_port())
+    stack = Stack(rasa_port=free_port(), var_dir=tmp, **kw)
+    stack.start(names, timeout=240)
     return stack
 
 
