@@ -10,7 +10,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test install train validate unit e2e stories evaluate chat clean
+.PHONY: run test install train validate stories evaluate chat nurse clean
 
 ## run: set up, train if the data changed, and start the assistant on 127.0.0.1 (Ctrl-C stops it)
 run: $(MODEL)
@@ -54,8 +54,13 @@ stories: $(MODEL)
 ## evaluate: start the servers, play eval/cases.yml through the REST channel, print the confusion matrix
 evaluate: $(MODEL)
 	rm -rf var/evaluate
-	$(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --var-dir var/evaluate \
+	$(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate \
 	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --json var/evaluate/evaluation.json
+
+## nurse: create a personal nurse console account (asks for the password): make nurse NURSE=ann NAME="Ann Lee, RN"
+nurse: $(INSTALLED)
+	@test -n "$(NURSE)" || (echo 'usage: make nurse NURSE=<username> [NAME="Full Name"]'; exit 2)
+	$(BIN)/python -m aftercare.console.accounts create "$(NURSE)" --name "$(NAME)"
 
 ## chat: talk to a running assistant (make run) in this terminal
 chat: $(INSTALLED)

@@ -36,7 +36,8 @@ escalations = sa.Table(
     sa.Column("disposition", sa.String(32), nullable=False),
     sa.Column("reasons", sa.Text, nullable=False),  # JSON list
     sa.Column("protocol_version", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),  # open | acknowledged | resolved
+    sa.Column("assignee", sa.String(64), nullable=True),  # the nurse who acknowledged it
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

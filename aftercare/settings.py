@@ -31,14 +31,28 @@ def _default_sqlite(name: str) -> str:
     return f"sqlite:///{ROOT / 'var' / name}"
 
 
+def _tracker_store_url() -> str:
+    """Where Rasa keeps transcripts: the same settings endpoints.yml / endpoints.postgresql.yml use."""
+    if os.environ.get("AFTERCARE_TRACKER_STORE_URL"):
+        return os.environ["AFTERCARE_TRACKER_STORE_URL"]
+    if os.environ.get("AFTERCARE_PG_HOST"):
+        user = os.environ.get("AFTERCARE_PG_USER", "postgres")
+        password = os.environ.get("AFTERCARE_PG_PASSWORD", "")
+        auth = f"{user}:{password}" if password else user
+        return (
+            f"postgresql://{auth}@{os.environ['AFTERCARE_PG_HOST']}:{os.environ.get('AFTERCARE_PG_PORT', '5432')}"
+            f"/{os.environ.get('AFTERCARE_PG_DB', 'rasa')}"
+        )
+    return f"sqlite:///{os.environ.get('AFTERCARE_TRACKER_DB', ROOT / 'var' / 'tracker.db')}"
+
+
 def load_settings() -> Settings:
     """Read the settings from the environment."""
     database_url = os.environ.get("AFTERCARE_DATABASE_URL") or _default_sqlite("aftercare.db")
     return Settings(
         protocol_path=Path(os.environ.get("AFTERCARE_PROTOCOL", ROOT / "protocols" / "ductogram.yml")),
         database_url=database_url,
-        tracker_store_url=os.environ.get("AFTERCARE_TRACKER_STORE_URL")
-        or f"sqlite:///{os.environ.get('AFTERCARE_TRACKER_DB', ROOT / 'var' / 'tracker.db')}",
+        tracker_store_url=_tracker_store_url(),
         clinic_timezone=os.environ.get("AFTERCARE_CLINIC_TIMEZONE", "America/Chicago"),
         max_message_chars=int(os.environ.get("AFTERCARE_MAX_MESSAGE_CHARS", "2000")),
         action_timeout_seconds=float(os.environ.get("AFTERCARE_ACTION_TIMEOUT", "10")),

@@ -72,6 +72,7 @@ class Stack:
     model: Path = ROOT / "models" / "aftercare.tar.gz"
     rasa_port: int = 5005
     action_port: int = 5055
+    console_port: int = 5006
     endpoints: str = "endpoints.yml"
     var_dir: Path = ROOT / "var"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -93,6 +94,13 @@ class Stack:
 
     def _server(self, name: str) -> Server:
         logs = self.var_dir / "logs"
+        if name == "console":
+            return Server(
+                "console",
+                [str(BIN / "python"), "-m", "aftercare.console", "--port", str(self.console_port)],
+                f"http://127.0.0.1:{self.console_port}/health",
+                logs / "console.log",
+            )
         if name == "actions":
             return Server(
                 "actions",
@@ -110,7 +118,7 @@ class Stack:
             logs / "rasa.log",
         )
 
-    def start(self, names: tuple[str, ...] = ("actions", "rasa"), timeout: float = 180) -> float:
+    def start(self, names: tuple[str, ...] = ("actions", "rasa", "console"), timeout: float = 180) -> float:
         """Start the named servers and wait until all answer; returns the seconds it took."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         env = self.env()
@@ -151,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the ductogram aftercare assistant on 127.0.0.1.")
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--action-port", type=int, default=5055)
+    parser.add_argument("--console-port", type=int, default=5006)
     parser.add_argument("--endpoints", default=os.environ.get("AFTERCARE_ENDPOINTS", "endpoints.yml"))
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="databases and logs")
     parser.add_argument(
@@ -165,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 2
     stack = Stack(
-        rasa_port=args.rasa_port, action_port=args.action_port, endpoints=args.endpoints, var_dir=args.var_dir
+        rasa_port=args.rasa_port, action_port=args.action_port, console_port=args.console_port,
+        endpoints=args.endpoints, var_dir=args.var_dir,
     )
     print(f"Protocol {protocol.id} version {protocol.version}. Starting servers (about 30 s)...", flush=True)
     stopping = False
@@ -186,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  REST channel:  POST http://127.0.0.1:{args.rasa_port}/webhooks/rest/webhook\n"
             f"                 body {{\"sender\": \"<conversation id>\", \"message\": \"<text>\"}}\n"
             f"  Terminal chat: make chat   (in another terminal)\n"
+            f"  Nurse console: http://127.0.0.1:{args.console_port}/   (first account: make nurse NURSE=<name>)\n"
             f"  Logs:          {stack.var_dir / 'logs'}\n"
             "Press Ctrl-C to stop.",
             flush=True,

@@ -48,6 +48,7 @@ def start_stack(tmp: Path, names: tuple[str, ...] = ("actions", "rasa"), **kw: A
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run 'make train' (make test does it for you)")
     kw.setdefault("action_port", free_port())
+    kw.setdefault("console_port", free_port())
     stack = Stack(rasa_port=free_port(), var_dir=tmp, **kw)
     stack.start(names, timeout=240)
     return stack
