@@ -9,6 +9,8 @@ TRAINING_FILES := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/n
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install train validate stories evaluate chat nurse clean
 
@@ -17,11 +19,18 @@ run: $(MODEL)
 	$(BIN)/python -m aftercare.stack
 
 ## test: set up, train if needed, and run the whole test suite
-test: $(MODEL)
+test: $(MODEL) $(CHROMIUM)
 	$(BIN)/python -m aftercare.check_protocol
 	$(BIN)/rasa data validate --fail-on-warnings --data data -d domain.yml -c config.yml > var/validate.log 2>&1 || (cat var/validate.log; exit 1)
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory stories
+
+## the browser tests drive Debian's chromium (Playwright cannot download a browser here)
+$(CHROMIUM):
+	@mkdir -p var
+	@echo "installing Debian's chromium for the browser tests"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium > var/apt-chromium.log 2>&1 || (tail -20 var/apt-chromium.log; exit 1)
 
 ## install: the virtualenv with the pinned lock (Rasa 3.6 on Python 3.11: see README, "Dependencies")
 install: $(INSTALLED)
@@ -67,4 +76,4 @@ chat: $(INSTALLED)
 	$(BIN)/python scripts/chat.py
 
 clean:
-	rm -rf models var .rasa results
+	rm -rf models var .rasa results test-artifacts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -21,10 +21,9 @@ from sanic.exceptions import NotFound, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from aftercare.console.models import ConsoleStore, Nurse, Session
+from aftercare.console.models import ConsoleStore, Session
 from aftercare.console.transcripts import TranscriptReader
 from aftercare.escalations import EscalationStore, create_db_engine
-from aftercare.protocol import rank
 from aftercare.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -158,7 +157,10 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
 
     @app.get("/login")
     async def login_form(request: Request) -> HTTPResponse:
-        token = secrets.token_urlsafe(32)
+        # Keep an existing token: a second GET (the browser's favicon request is redirected here)
+        # must not invalidate the form already on screen.
+        existing = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+        token = existing if 32 <= len(existing) <= 64 and existing.replace("-", "").replace("_", "").isalnum() else secrets.token_urlsafe(32)
         resp = page("login.html", csrf_token=token, error=None)
         _set_cookie(resp, LOGIN_CSRF_COOKIE, token, request, cfg, max_age=3600)
         return resp
@@ -269,11 +271,11 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
     @app.get("/escalations/<escalation_id:int>")
     @login_required
     async def detail(request: Request, session: Session, escalation_id: int) -> HTTPResponse:
-        data = _detail(escalation_id)
-        if data is None:
+        row = store.escalation(escalation_id)
+        if row is None:
             return page("error.html", 404, message="No such escalation.")
-        store.audit(session.nurse.username, "viewed", data["escalation"]["conversation_id"])
-        return page("detail.html", session=session, **data)
+        store.audit(session.nurse.username, "viewed", row["conversation_id"])
+        return page("detail.html", session=session, **_detail(escalation_id))
 
     @app.get("/escalations/<escalation_id:int>/export")
     @login_required

@@ -43,7 +43,7 @@ class Client:
         return texts, customs[-1]
 
 
-def start_stack(tmp: Path, names: tuple[str, ...] = ("actions", "rasa"), **kw: Any) -> Stack:
+def start_stack(tmp: Path, names: tuple[str, ...] = ("actions", "rasa", "console"), **kw: Any) -> Stack:
     """Start the named servers on free ports (``action_port`` may be given, e.g. a fake's)."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run 'make train' (make test does it for you)")
