@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\nReady in {took:.0f} s.\n"
             f"  REST channel:  POST http://127.0.0.1:{args.rasa_port}/webhooks/rest/webhook\n"
             f"                 body {{\"sender\": \"<conversation id>\", \"message\": \"<text>\"}}\n"
+            f"  Web chat demo: http://127.0.0.1:{args.rasa_port}/webhooks/web/demo\n"
             f"  Terminal chat: make chat   (in another terminal)\n"
             f"  Nurse console: http://127.0.0.1:{args.console_port}/   (first account: make nurse NURSE=<name>)\n"
             f"  Logs:          {stack.var_dir / 'logs'}\n"

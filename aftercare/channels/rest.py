@@ -1,50 +1,29 @@
 """The REST channel (``POST /webhooks/rest/webhook``), hardened for patients.
 
-Compared with Rasa's own ``RestInput`` it
-- answers malformed bodies with a 400 JSON error instead of a 500, and never logs message text;
-- answers empty or letter-less messages itself, and triages over-long ones with the engine alone;
-- never leaves the patient in silence: when the assistant produced no disposition (the action
-  server is down, slow or raised), it sends the safety-net reply, which still triages the message
-  with the plain engine, stores any escalation, and gives the 911 and call-your-physician signs.
+Compared with Rasa's own ``RestInput`` it answers malformed bodies with a 400 JSON error instead
+of a 500, never logs message text, and never leaves the patient in silence (see
+:mod:`aftercare.channels.safe`). It trusts the sender id in the body, so it is for callers on this
+machine or behind a gateway; browsers use the web chat channel, whose ids the server issues.
 Configured in ``credentials.yml`` as ``aftercare.channels.rest.SafeRestInput``.
 """
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 from typing import Any, Awaitable, Callable
 
-import rasa.core.actions.action as rasa_action
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from aftercare.services import services
-from aftercare.text import has_letters
-
-logger = logging.getLogger(__name__)
+from aftercare.channels.safe import respond_safely
 
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:+\-]{1,128}$")
 MAX_BODY_BYTES = 256 * 1024
 
-# Rasa waits 5 minutes for the action server by default; a patient should not.
-rasa_action.DEFAULT_REQUEST_TIMEOUT = services().settings.action_timeout_seconds
-
 
 def _error(status: int, message: str) -> HTTPResponse:
     return response.json({"error": message}, status=status)
-
-
-def _has_disposition(messages: list[dict[str, Any]]) -> bool:
-    return any(isinstance(m.get("custom"), dict) and "disposition" in m["custom"] for m in messages)
-
-
-def _as_messages(recipient: str, texts: list[str], payload: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{"recipient_id": recipient, "text": t} for t in texts]
-    out.append({"recipient_id": recipient, "custom": payload})
-    return out
 
 
 class SafeRestInput(InputChannel):
@@ -94,37 +73,4 @@ class SafeRestInput(InputChannel):
         metadata: dict[str, Any] | None,
     ) -> list[dict[str, Any]]:
         """Run one message through the assistant and return the bot messages."""
-        svc = services()
-        if not text.strip() or not has_letters(text):
-            return _as_messages(
-                sender,
-                [svc.protocol.conversation["empty"]],
-                {"disposition": "information", "reason": "empty message", "protocol_version": svc.protocol.version, "question": None},
-            )
-        if len(text) > svc.settings.max_message_chars:
-            return await self._safety_net(sender, text, too_long=True)
-
-        collector = CollectingOutputChannel()
-        message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
-        try:
-            await asyncio.wait_for(on_new_message(message), timeout=svc.settings.action_timeout_seconds + 5)
-        except asyncio.TimeoutError:
-            logger.error("assistant timed out for a conversation; sending the safety-net reply")
-        except Exception as exc:  # noqa: BLE001 - the patient must get an answer whatever failed
-            logger.error("assistant failed (%s); sending the safety-net reply", type(exc).__name__)
-        if _has_disposition(collector.messages):
-            return collector.messages
-        logger.warning("no disposition from the assistant; sending the safety-net reply")
-        return collector.messages + await self._safety_net(sender, text)
-
-    async def _safety_net(self, sender: str, text: str, *, too_long: bool = False) -> list[dict[str, Any]]:
-        svc = services()
-        reply = svc.dialogue.fallback(text, today=svc.today())
-        texts = reply.texts
-        if too_long:
-            limit = svc.settings.max_message_chars
-            texts = [svc.protocol.conversation["too_long"].format(limit=limit)] + texts
-            reply.payload["too_long"] = True
-        if reply.escalation is not None:
-            await asyncio.to_thread(svc.record, reply.escalation, conversation_id=sender, channel=self.name())
-        return _as_messages(sender, texts, reply.payload)
+        return await respond_safely(on_new_message, sender, text, metadata, self.name())
