@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -78,6 +79,19 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
 
+    def api_token(self) -> str:
+        """The Rasa HTTP API token: AFTERCARE_RASA_API_TOKEN, or one made once in var/rasa-api-token."""
+        configured = self.extra_env.get("AFTERCARE_RASA_API_TOKEN") or os.environ.get("AFTERCARE_RASA_API_TOKEN")
+        if configured:
+            return configured
+        path = self.var_dir / "rasa-api-token"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -86,6 +100,8 @@ class Stack:
         env.setdefault("AFTERCARE_JOURNAL", str(self.var_dir / "escalations-journal.jsonl"))
         env.setdefault("AFTERCARE_TRACKER_DB", str(self.var_dir / "tracker.db"))
         env["AFTERCARE_ACTION_URL"] = f"http://127.0.0.1:{self.action_port}/webhook"
+        env["AFTERCARE_RASA_URL"] = f"http://127.0.0.1:{self.rasa_port}"
+        env["AFTERCARE_RASA_API_TOKEN"] = self.api_token()
         # The action server has no authentication; rasa-sdk binds 0.0.0.0 unless SANIC_HOST says otherwise.
         env.setdefault("SANIC_HOST", "127.0.0.1")
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -113,6 +129,8 @@ class Stack:
             [
                 str(BIN / "rasa"), "run", "--model", str(self.model), "--endpoints", self.endpoints,
                 "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+                # The HTTP API (used by the SMS check-in worker) always requires this token.
+                "--enable-api", "--auth-token", self.api_token(),
             ],
             f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/",
             logs / "rasa.log",

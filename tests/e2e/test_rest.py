@@ -130,3 +130,14 @@ def test_action_runs_once_per_message(client, stack):
     users = sum(1 for t, _ in rows if t == "user")
     responds = sum(1 for t, a in rows if t == "action" and a == "action_respond")
     assert users == responds == 2
+
+
+def test_rasa_http_api_requires_the_token(client, stack):
+    import requests
+
+    sender = conv()
+    client.say(sender, "hello")
+    url = f"{client.base}/conversations/{sender}/tracker"
+    assert requests.get(url, timeout=30).status_code in (401, 403)
+    assert requests.get(url, params={"token": "wrong"}, timeout=30).status_code in (401, 403)
+    assert requests.get(url, params={"token": stack.api_token()}, timeout=30).status_code == 200
