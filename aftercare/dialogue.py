@@ -93,6 +93,8 @@ class Dialogue:
         """The reply to one message."""
         p = self.protocol
         before = state if isinstance(state, ConversationState) else ConversationState.from_dict(state)
+        if intent == "checkin" and (not text or not text.strip() or text.startswith("/")):
+            return self.checkin(before, today=today)  # triggered by the SMS check-in worker
         if not text or not text.strip() or not has_letters(text):
             return self._plain([p.conversation["empty"]], before, topic="empty")
 
@@ -107,6 +109,10 @@ class Dialogue:
             return self._triage_reply(assessment, before)
         if assessment.hypothetical:
             return self._hypothetical_reply(assessment, before)
+        if assessment.answered_no and p.followup is not None:
+            return self._plain([p.followup.messages["bloody_check_no"]], assessment.state, topic="checkin_answer")
+        if intent == "checkin":
+            return self.checkin(assessment.state, today=today)
         return self._conversation_reply(text, intent, confidence, assessment, before)
 
     def fallback(self, text: str, *, today: date) -> Reply:
@@ -125,6 +131,23 @@ class Dialogue:
         a.question, a.question_values = None, {}
         reply = self._reply(texts, a.state, a, topic="fallback")
         reply.payload["fallback"] = True
+        return reply
+
+    def checkin(self, state: ConversationState, *, today: date) -> Reply:
+        """The check-in message for the day since the procedure; from the day set in the protocol it
+        asks whether bloody discharge is still there (and waits for a yes or no)."""
+        p = self.protocol
+        if p.followup is None:
+            return self._plain([p.conversation["greet"]], state, topic="checkin")
+        days = (today - date.fromisoformat(state.procedure_date)).days if state.procedure_date else None
+        days_text = "today" if days == 0 else f"{days} day{'s' if days != 1 else ''}" if days is not None else "in the days"
+        if days is not None and days >= p.followup.bloody_question_from_day:
+            state.pending, state.pending_findings = "bloody_check", []
+            text = p.followup.messages["checkin_bloody"]
+        else:
+            text = p.followup.messages["checkin"]
+        reply = self._plain([text.format(days_text=days_text)], state, topic="checkin")
+        reply.payload["question"] = state.pending
         return reply
 
     # ------------------------------------------------------------------ replies

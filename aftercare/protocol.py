@@ -7,6 +7,7 @@ with their terms, the dispositions and all patient-facing wording. Loading valid
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -93,6 +94,22 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Followup:
+    """The text-message check-in schedule and its wording."""
+
+    checkin_days: tuple[int, ...]
+    send_at: time
+    quiet_hours: tuple[time, time]  # from, until (may wrap past midnight)
+    bloody_question_from_day: int
+    messages: Mapping[str, str]
+
+
+FOLLOWUP_MESSAGES: tuple[str, ...] = (
+    "checkin", "checkin_bloody", "bloody_check_no", "sms_help", "sms_stopped", "sms_started",
+)
+
+
+@dataclass(frozen=True)
 class Protocol:
     """A validated clinical protocol."""
 
@@ -108,6 +125,7 @@ class Protocol:
     questions: Mapping[str, str]
     information: Mapping[str, Mapping[str, str]]
     conversation: Mapping[str, str]
+    followup: Followup | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def finding(self, finding_id: str) -> FindingSpec:
@@ -294,6 +312,8 @@ def load_protocol(path: str | Path) -> Protocol:
             except TermSyntaxError as exc:
                 raise reader.fail(f"findings ({spec.id}).terms", f"{term!r}: {exc}") from None
 
+    followup = _followup(reader, data["followup"]) if "followup" in data else None
+
     return Protocol(
         id=reader.text(meta, "id", "protocol"),
         version=str(version).strip(),
@@ -307,5 +327,46 @@ def load_protocol(path: str | Path) -> Protocol:
         questions=reader.texts(data, QUESTIONS, "questions"),
         information=information,
         conversation=reader.texts(data, CONVERSATION, "conversation"),
+        followup=followup,
         sources={str(k): str(v) for k, v in dict(meta.get("sources") or {}).items()},
     )
+
+
+def _clock(reader: _Reader, value: object, key: str) -> time:
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, TypeError):
+        raise reader.fail(key, f"expected a time of day like \"10:00\", got {value!r}") from None
+
+
+def _followup(reader: _Reader, raw: object) -> Followup:
+    data = reader.mapping(raw, "followup")
+    days = reader.get(data, "checkin_days", "followup")
+    if (
+        not isinstance(days, list) or not days
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 60 for d in days)
+        or len(set(days)) != len(days)
+    ):
+        raise reader.fail("followup.checkin_days", f"expected distinct whole days from 1 to 60, got {days!r}")
+    quiet = reader.get(data, "quiet_hours", "followup")
+    if not isinstance(quiet, list) or len(quiet) != 2:
+        raise reader.fail("followup.quiet_hours", "expected [from, until], e.g. [\"21:00\", \"08:00\"]")
+    messages = reader.mapping(reader.get(data, "messages", "followup"), "followup.messages")
+    send_at = _clock(reader, reader.get(data, "send_at", "followup"), "followup.send_at")
+    quiet_hours = (_clock(reader, quiet[0], "followup.quiet_hours"), _clock(reader, quiet[1], "followup.quiet_hours"))
+    if in_quiet_hours(send_at, quiet_hours):
+        raise reader.fail("followup.send_at", "falls in the quiet hours")
+    return Followup(
+        checkin_days=tuple(sorted(days)),
+        send_at=send_at,
+        quiet_hours=quiet_hours,
+        bloody_question_from_day=reader.whole(data, "bloody_discharge_question_from_day", "followup"),
+        messages={name: reader.text(messages, name, "followup.messages") for name in FOLLOWUP_MESSAGES},
+    )
+
+
+def in_quiet_hours(moment: time, quiet: tuple[time, time]) -> bool:
+    """Whether a time of day lies in the quiet hours (which may wrap past midnight)."""
+    start, end = quiet
+    return start <= moment or moment < end if start > end else start <= moment < end

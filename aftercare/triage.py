@@ -73,7 +73,7 @@ class ConversationState:
             value = data.get(name)
             if isinstance(value, list):
                 setattr(state, name, [v for v in value if isinstance(v, str)])
-        if data.get("pending") in ("temperature", "procedure_day"):
+        if data.get("pending") in ("temperature", "procedure_day", "bloody_check"):
             state.pending = data["pending"]
         asked = data.get("asked")
         if isinstance(asked, dict):
@@ -105,6 +105,7 @@ class Assessment:
     new_escalations: list[Finding]  # escalating findings not yet recorded for nurse review
     state: ConversationState
     hypothetical: list[str] = field(default_factory=list)  # findings only asked about ("what if ...?")
+    answered_no: bool = False  # "no" to the check-in's bloody discharge question
     negated: list[str] = field(default_factory=list)  # findings the patient said they do not have
 
     @property
@@ -150,6 +151,14 @@ class TriageEngine:
             found.discard("breast_swelling")  # "my lips are swelling" is not breast swelling
         hypothetical = [spec.id for spec in p.findings if matches[spec.id] and spec.id not in found]
         negated = sorted(self._negated_mentions(sents, found | set(hypothetical)))
+        answered_no = False
+        if state.pending == "bloody_check":
+            # The check-in asked "do you still have bloody discharge?": a bare yes or no answers it.
+            words = {w for s_ in sents for w in s_.words}
+            if words & _YES and "bloody_discharge" not in negated:
+                found.add("bloody_discharge")
+            elif words & _NO and "bloody_discharge" not in found:
+                answered_no = True
         hint_finding: Finding | None = None
         if intent and (confidence or 0) >= INTENT_HINT_CONFIDENCE and not negated and not hypothetical:
             spec = p.finding_for_intent(intent)
@@ -285,7 +294,8 @@ class TriageEngine:
             state.reasons.setdefault(f.disposition, []).append(f.reason)
         state.disposition = most_urgent(state.disposition, disposition)
         return Assessment(
-            findings, disposition, state.disposition, question, question_values, new, state, hypothetical, negated
+            findings, disposition, state.disposition, question, question_values, new, state,
+            hypothetical=hypothetical, negated=negated, answered_no=answered_no,
         )
 
     def _temperature_finding(self, reading: Reading) -> Finding:
@@ -327,5 +337,7 @@ class TriageEngine:
         return None
 
 
+_YES = frozenset({"yes", "yeah", "yep", "yup", "y", "ya", "still", "some", "sadly", "unfortunately"})
+_NO = frozenset({"no", "nope", "nah", "n", "none", "gone", "stopped", "nothing"})
 _BREAST_WORDS = frozenset({"breast", "breasts", "nipple", "nipples", "boob", "boobs", "chest"})
 _NEGATORS = frozenset({"no", "not", "dont", "doesnt", "didnt", "isnt", "never", "without", "none", "gone", "away", "stopped"})
