@@ -39,7 +39,9 @@ class ActionRespond(Action):
         message = tracker.latest_message or {}
         intent = message.get("intent") or {}
         state = tracker.get_slot(STATE_SLOT) or {}
-        on_file = tracker.get_slot(PROCEDURE_DATE_SLOT)
+        on_file = tracker.get_slot(PROCEDURE_DATE_SLOT) or await asyncio.to_thread(
+            svc.procedure_date_on_file, tracker.sender_id
+        )
         if on_file and isinstance(state, dict) and not state.get("procedure_date"):
             state = {**state, "procedure_date": on_file}
 

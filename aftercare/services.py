@@ -24,6 +24,19 @@ class Services:
         """Today in the clinic's time zone."""
         return self.settings.today()
 
+    def procedure_date_on_file(self, conversation_id: str) -> str | None:
+        """The procedure date of an SMS enrolment for this conversation (a phone number), if any."""
+        from aftercare.sms.models import E164, SmsStore
+
+        if not E164.match(conversation_id or ""):
+            return None
+        store = SmsStore(self.store.engine)
+        try:
+            found = store.procedure_date_for(conversation_id)
+        except Exception:  # noqa: BLE001 - no enrolment table yet: nothing on file
+            return None
+        return found.isoformat() if found else None
+
     def record(
         self,
         draft: EscalationDraft,

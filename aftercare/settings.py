@@ -21,6 +21,20 @@ class Settings:
     max_message_chars: int
     action_timeout_seconds: float
     journal_path: Path
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_number: str = ""
+    twilio_webhook_url: str = ""  # the public URL Twilio calls (signatures are computed over it)
+    twilio_api_base: str = ""  # only to point the REST client at a test server
+    clinic_name: str = "your imaging clinic"
+    care_team_contact: str = "the phone number on your appointment letter"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_api_token: str = ""
+
+    @property
+    def sms_enabled(self) -> bool:
+        """SMS works only with all four Twilio settings."""
+        return all((self.twilio_account_sid, self.twilio_auth_token, self.twilio_number, self.twilio_webhook_url))
 
     def today(self) -> date:
         """Today's date in the clinic's time zone (day counts are clinic days)."""
@@ -57,4 +71,13 @@ def load_settings() -> Settings:
         max_message_chars=int(os.environ.get("AFTERCARE_MAX_MESSAGE_CHARS", "2000")),
         action_timeout_seconds=float(os.environ.get("AFTERCARE_ACTION_TIMEOUT", "10")),
         journal_path=Path(os.environ.get("AFTERCARE_JOURNAL", ROOT / "var" / "escalations-journal.jsonl")),
+        twilio_account_sid=os.environ.get("AFTERCARE_TWILIO_ACCOUNT_SID", ""),
+        twilio_auth_token=os.environ.get("AFTERCARE_TWILIO_AUTH_TOKEN", ""),
+        twilio_number=os.environ.get("AFTERCARE_TWILIO_NUMBER", ""),
+        twilio_webhook_url=os.environ.get("AFTERCARE_TWILIO_WEBHOOK_URL", ""),
+        twilio_api_base=os.environ.get("AFTERCARE_TWILIO_API_BASE", ""),
+        clinic_name=os.environ.get("AFTERCARE_CLINIC_NAME", "your imaging clinic"),
+        care_team_contact=os.environ.get("AFTERCARE_CARE_TEAM_CONTACT", "the phone number on your appointment letter"),
+        rasa_url=os.environ.get("AFTERCARE_RASA_URL", "http://127.0.0.1:5005"),
+        rasa_api_token=os.environ.get("AFTERCARE_RASA_API_TOKEN", ""),
     )

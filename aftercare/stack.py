@@ -30,9 +30,10 @@ class Server:
 
     name: str
     command: list[str]
-    ready_url: str
+    ready_url: str | None  # None: ready once it has run for a second without exiting
     log_path: Path
     process: subprocess.Popen | None = None
+    started: float = 0.0
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,8 +42,11 @@ class Server:
             self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        self.started = time.monotonic()
 
     def is_ready(self) -> bool:
+        if self.ready_url is None:
+            return self.alive() and time.monotonic() - self.started > 1
         try:
             with urllib.request.urlopen(self.ready_url, timeout=2) as answer:
                 return answer.status == 200
@@ -110,6 +114,8 @@ class Stack:
 
     def _server(self, name: str) -> Server:
         logs = self.var_dir / "logs"
+        if name == "worker":
+            return Server("worker", [str(BIN / "python"), "-m", "aftercare.sms.worker"], None, logs / "worker.log")
         if name == "console":
             return Server(
                 "console",
@@ -196,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         endpoints=args.endpoints, var_dir=args.var_dir,
     )
     print(f"Protocol {protocol.id} version {protocol.version}. Starting servers (about 30 s)...", flush=True)
+    names = ("actions", "rasa", "console") + (("worker",) if settings.sms_enabled else ())
+    if not settings.sms_enabled:
+        print("SMS disabled: set the AFTERCARE_TWILIO_* settings to text patients (see README).", flush=True)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -204,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        took = stack.start()
+        took = stack.start(names)
         if args.then:
             url = f"http://127.0.0.1:{args.rasa_port}"
             print(f"Ready in {took:.0f} s; running {args.then[0]}", flush=True)
