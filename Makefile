@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install train validate stories evaluate chat nurse clean
+.PHONY: run test install train validate stories evaluate chat nurse enrol clean
 
 ## run: set up, train if the data changed, and start the assistant on 127.0.0.1 (Ctrl-C stops it)
 run: $(MODEL)
@@ -70,6 +70,11 @@ evaluate: $(MODEL)
 nurse: $(INSTALLED)
 	@test -n "$(NURSE)" || (echo 'usage: make nurse NURSE=<username> [NAME="Full Name"]'; exit 2)
 	$(BIN)/python -m aftercare.console.accounts create "$(NURSE)" --name "$(NAME)"
+
+## enrol: enrol a patient for SMS check-ins: make enrol PHONE=+15551234567 DATE=2026-11-18
+enrol: $(INSTALLED)
+	@test -n "$(PHONE)" -a -n "$(DATE)" || (echo 'usage: make enrol PHONE=<E.164> DATE=<YYYY-MM-DD>'; exit 2)
+	$(BIN)/python -m aftercare.sms.enrol "$(PHONE)" --procedure-date "$(DATE)"
 
 ## chat: talk to a running assistant (make run) in this terminal
 chat: $(INSTALLED)

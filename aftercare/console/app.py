@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 from aftercare.console.models import ConsoleStore, Session
 from aftercare.console.transcripts import TranscriptReader
 from aftercare.escalations import EscalationStore, create_db_engine
+from aftercare.sms.models import SmsStore
 from aftercare.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
     escalation_store.engine = engine
     store.create_schema()
     transcripts = TranscriptReader(create_db_engine(cfg.tracker_store_url))
+    sms_store = SmsStore(engine)  # texts that could not be delivered are shown on the conversation
     templates = _templates()
     app.ctx.store = store
     app.ctx.escalations = escalation_store
@@ -265,6 +267,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
             "events": events,
             "turns": [(t, marks.get(round(t.timestamp, 3))) for t in turns],
             "notes": store.notes(escalation_id),
+            "failed_texts": sms_store.failed_messages(row["conversation_id"]),
             "audit": store.audit_entries(row["conversation_id"], limit=50),
         }
 

@@ -47,9 +47,10 @@ def start_stack(tmp: Path, names: tuple[str, ...] = ("actions", "rasa", "console
     """Start the named servers on free ports (``action_port`` may be given, e.g. a fake's)."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run 'make train' (make test does it for you)")
+    kw.setdefault("rasa_port", free_port())
     kw.setdefault("action_port", free_port())
     kw.setdefault("console_port", free_port())
-    stack = Stack(rasa_port=free_port(), var_dir=tmp, **kw)
+    stack = Stack(var_dir=tmp, **kw)
     stack.start(names, timeout=240)
     return stack
 

@@ -380,3 +380,14 @@ async def test_a_second_login_page_load_keeps_the_form_valid(app):
     await b.get("/login")
     resp = await b.post("/login", data={"csrf_token": token, "username": "ann", "password": PASSWORD})
     assert resp.status == 302 and resp.headers["location"] == "/"
+
+
+async def test_undelivered_texts_are_shown_to_the_nurse(app, env):
+    from aftercare.sms.models import SmsStore
+
+    esc = escalate(env["store"], "+15551234567")
+    SmsStore(env["store"].engine).record_message("+15551234567", "failed", 1, None, "provider unreachable")
+    b = Browser(app)
+    await b.login()
+    page = (await b.get(f"/escalations/{esc}")).text
+    assert "could not be delivered" in page
