@@ -24,7 +24,8 @@ from sanic.response import HTTPResponse
 from aftercare.console.models import ConsoleStore, Session
 from aftercare.console.transcripts import TranscriptReader
 from aftercare.escalations import EscalationStore, create_db_engine
-from aftercare.sms.models import SmsStore
+from aftercare.protocol import load_protocol
+from aftercare.sms.models import EnrolmentError, SmsStore
 from aftercare.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ class ConsoleSettings:
 
 def create_app(settings: Settings | None = None, *, name: str = "nurse_console", cookie_secure: bool = False) -> Sanic:
     """Build the console app on the escalation store's database and Rasa's tracker store."""
-    cfg = ConsoleSettings(settings or load_settings(), cookie_secure)
+    app_settings = settings or load_settings()
+    cfg = ConsoleSettings(app_settings, cookie_secure)
     app = Sanic(name)
     app.config.FORWARDED_SECRET = None
     engine = create_db_engine(cfg.database_url)
@@ -326,6 +328,34 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
         if not store.add_note(escalation_id, session.nurse, note):
             return page("error.html", 404, message="No such escalation.")
         return response.redirect(f"/escalations/{escalation_id}")
+
+    @app.get("/enrol")
+    @login_required
+    async def enrol_form(request: Request, session: Session) -> HTTPResponse:
+        return page("enrol.html", session=session, message=None, error=None, form={})
+
+    @app.post("/enrol")
+    @login_required
+    async def enrol(request: Request, session: Session) -> HTTPResponse:
+        form = {k: (request.form or {}).get(k) or "" for k in ("phone", "procedure_date", "language")}
+        protocol = load_protocol(app_settings.protocol_path)
+        try:
+            when = date.fromisoformat(form["procedure_date"])
+        except ValueError:
+            return page("enrol.html", 400, session=session, message=None, form=form,
+                        error=f"{form['procedure_date']!r} is not a date.")
+        if protocol.followup is None:
+            return page("enrol.html", 400, session=session, message=None, form=form, error="The protocol has no check-ins.")
+        try:
+            plan = sms_store.enrol(form["phone"], when, protocol.followup, app_settings.clinic_timezone,
+                                   today=app_settings.today(), language=form["language"] or None)
+        except EnrolmentError as exc:
+            return page("enrol.html", 400, session=session, message=None, form=form, error=f"Not enrolled: {exc}.")
+        store.audit(session.nurse.username, "enrolled", form["phone"].strip())
+        days = ", ".join(f"day {d}" for d, _ in plan) or "none left"
+        note = "" if app_settings.sms_enabled else " SMS is not configured yet, so nothing will be sent until it is."
+        return page("enrol.html", session=session, error=None, form={},
+                    message=f"Enrolled {form['phone'].strip()}: check-ins on {days}.{note}")
 
     @app.get("/audit")
     @login_required

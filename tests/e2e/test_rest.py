@@ -141,3 +141,12 @@ def test_rasa_http_api_requires_the_token(client, stack):
     assert requests.get(url, timeout=30).status_code in (401, 403)
     assert requests.get(url, params={"token": "wrong"}, timeout=30).status_code in (401, 403)
     assert requests.get(url, params={"token": stack.api_token()}, timeout=30).status_code == 200
+
+
+def test_sms_disabled_without_twilio_settings(client, stack):
+    import requests
+
+    assert requests.get(f"{client.base}/webhooks/twilio/", timeout=30).json()["sms"] == "disabled"
+    answer = requests.post(f"{client.base}/webhooks/twilio/webhook", data={"From": "+15551234567", "Body": "hi"}, timeout=30)
+    assert answer.status_code == 503
+    assert "SMS disabled" in (stack.var_dir / "logs" / "rasa.log").read_text()
