@@ -14,13 +14,14 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from aftercare.clock import as_utc, now_utc
 from aftercare.protocol import rank
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class EscalationRecord:
     at: datetime | None = None
 
     def to_json(self) -> str:
-        data = self.__dict__ | {"at": (self.at or _now()).isoformat()}
+        data = self.__dict__ | {"at": (self.at or now_utc()).isoformat()}
         return json.dumps(data)
 
     @classmethod
@@ -85,10 +86,6 @@ class EscalationRecord:
         data["finding_ids"] = tuple(data["finding_ids"])
         data["at"] = datetime.fromisoformat(data["at"])
         return cls(**data)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def create_db_engine(url: str) -> sa.engine.Engine:
@@ -176,7 +173,7 @@ class EscalationStore:
             os.close(fd)
 
     def _upsert(self, conn: sa.engine.Connection, item: EscalationRecord) -> int:
-        at = item.at or _now()
+        at = item.at or now_utc()
         row = conn.execute(
             sa.select(escalations).where(escalations.c.conversation_id == item.conversation_id)
         ).mappings().first()
@@ -240,7 +237,7 @@ class EscalationStore:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         for r in rows:
             r["reasons"] = json.loads(r["reasons"])
-        return sorted(rows, key=lambda r: (-rank(r["disposition"]), _aware(r["created_at"])))
+        return sorted(rows, key=lambda r: (-rank(r["disposition"]), as_utc(r["created_at"])))
 
     def events_for(self, conversation_id: str) -> list[dict[str, Any]]:
         """The escalating events of one conversation, oldest first."""
@@ -259,10 +256,6 @@ class EscalationStore:
             r["reasons"] = json.loads(r["reasons"])
             r["finding_ids"] = json.loads(r["finding_ids"])
         return rows
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def reasons_text(reasons: Iterable[str]) -> str:

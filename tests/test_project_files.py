@@ -1,7 +1,6 @@
 """The domain, the rules, the training data and the protocol agree with each other."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import yaml
 

@@ -115,6 +115,15 @@ class WebChatInput(InputChannel):
                 return error(request, 400, "request body must be a JSON object")
             return body
 
+        def verified_body(request: Request) -> dict[str, Any] | HTTPResponse:
+            """The JSON body, if its conversation id carries this server's token (else 4xx)."""
+            body = body_of(request)
+            if isinstance(body, HTTPResponse):
+                return body
+            if not self.verify(body.get("conversation_id"), body.get("token")):
+                return error(request, 403, "unknown conversation: start a new one")
+            return body
+
         def page(name: str, content_type: str = "text/html; charset=utf-8") -> HTTPResponse:
             resp = response.raw((STATIC / name).read_bytes(), content_type=content_type)
             resp.headers["Content-Security-Policy"] = CSP.format(ancestors=ancestors)
@@ -164,12 +173,10 @@ class WebChatInput(InputChannel):
         async def message(request: Request) -> HTTPResponse:
             if request.method == "OPTIONS":
                 return cors(request, response.empty())
-            body = body_of(request)
+            body = verified_body(request)
             if isinstance(body, HTTPResponse):
                 return body
-            conversation_id, token, text = body.get("conversation_id"), body.get("token"), body.get("message")
-            if not self.verify(conversation_id, token):
-                return error(request, 403, "unknown conversation: start a new one")
+            conversation_id, text = body["conversation_id"], body.get("message")
             if text is None:
                 text = ""
             if not isinstance(text, str):
@@ -181,12 +188,10 @@ class WebChatInput(InputChannel):
         async def history(request: Request) -> HTTPResponse:
             if request.method == "OPTIONS":
                 return cors(request, response.empty())
-            body = body_of(request)
+            body = verified_body(request)
             if isinstance(body, HTTPResponse):
                 return body
-            conversation_id, token = body.get("conversation_id"), body.get("token")
-            if not self.verify(conversation_id, token):
-                return error(request, 403, "unknown conversation: start a new one")
+            conversation_id = body["conversation_id"]
             turns = self.transcripts.turns(conversation_id)
             out: list[dict[str, Any]] = [{"from": "assistant", "text": services().protocol.conversation["greet"]}]
             for turn in turns:

@@ -8,6 +8,7 @@ change id at login. Patient text is never logged.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import secrets
 from datetime import date, datetime, timezone
@@ -21,6 +22,7 @@ from sanic.exceptions import NotFound, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from aftercare.clock import as_utc
 from aftercare.console.models import ConsoleStore, Session
 from aftercare.console.transcripts import TranscriptReader
 from aftercare.escalations import EscalationStore, create_db_engine
@@ -45,16 +47,12 @@ Handler = Callable[..., Awaitable[HTTPResponse]]
 def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     env.filters["ago"] = _ago
-    env.filters["utc"] = lambda v: _aware(v).strftime("%Y-%m-%d %H:%M UTC") if v else ""
+    env.filters["utc"] = lambda v: as_utc(v).strftime("%Y-%m-%d %H:%M UTC") if v else ""
     return env
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _ago(value: datetime) -> str:
-    seconds = int((datetime.now(timezone.utc) - _aware(value)).total_seconds())
+    seconds = int((datetime.now(timezone.utc) - as_utc(value)).total_seconds())
     for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
@@ -218,9 +216,9 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
         elif status != "all":
             rows = [r for r in rows if r["status"] == status]
         if since:
-            rows = [r for r in rows if _aware(r["created_at"]).date() >= since]
+            rows = [r for r in rows if as_utc(r["created_at"]).date() >= since]
         if until:
-            rows = [r for r in rows if _aware(r["created_at"]).date() <= until]
+            rows = [r for r in rows if as_utc(r["created_at"]).date() <= until]
         filters = {"status": status, "from": since.isoformat() if since else "", "to": until.isoformat() if until else ""}
         return rows, filters
 
@@ -248,7 +246,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
                         "protocol_version": r["protocol_version"],
                         "status": r["status"],
                         "assignee": r["assignee"],
-                        "created_at": _aware(r["created_at"]).isoformat(),
+                        "created_at": as_utc(r["created_at"]).isoformat(),
                         "ago": _ago(r["created_at"]),
                     }
                     for r in rows
@@ -302,7 +300,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
             flag = "  <-- escalated: " + "; ".join(mark["reasons"]) if mark else ""
             lines.append(f"[{turn.at:%Y-%m-%d %H:%M:%S} UTC] {turn.who}: {turn.text}{flag}")
         for note in data["notes"]:
-            lines.append(f"[{_aware(note['at']):%Y-%m-%d %H:%M:%S} UTC] note by {note['nurse']}: {note['note']}")
+            lines.append(f"[{as_utc(note['at']):%Y-%m-%d %H:%M:%S} UTC] note by {note['nurse']}: {note['note']}")
         return response.text(
             "\n".join(lines) + "\n",
             headers={"Content-Disposition": f'attachment; filename="escalation-{escalation_id}.txt"'},
@@ -367,8 +365,6 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
 
 
 def escalation_store_reasons(row: dict[str, Any]) -> list[str]:
-    import json
-
     value = row["reasons"]
     return value if isinstance(value, list) else json.loads(value)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from aftercare.clock import as_utc, now_utc
 from aftercare.escalations import escalations, metadata
 
 nurses = sa.Table(
@@ -76,14 +77,6 @@ MAX_NOTE_CHARS = 4000
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -132,14 +125,14 @@ class ConsoleStore:
                     display_name=display_name.strip() or username,
                     password_hash=_hasher.hash(password),
                     active=True,
-                    created_at=now(),
+                    created_at=now_utc(),
                 )
             ).inserted_primary_key[0]
         return Nurse(int(new_id), username, display_name.strip() or username)
 
     def is_throttled(self, username: str, client: str) -> bool:
         """Too many recent failures for this username or from this client."""
-        since = now() - THROTTLE_WINDOW
+        since = now_utc() - THROTTLE_WINDOW
         with self.engine.connect() as conn:
             failures = conn.execute(
                 sa.select(sa.func.count())
@@ -162,14 +155,14 @@ class ConsoleStore:
                     ok = False
             else:
                 _hasher.hash(password)  # same cost whether or not the account exists
-            conn.execute(login_attempts.insert().values(username=username, client=client[:64], success=ok, at=now()))
+            conn.execute(login_attempts.insert().values(username=username, client=client[:64], success=ok, at=now_utc()))
         return Nurse(row["id"], row["username"], row["display_name"]) if ok and row is not None else None
 
     # ------------------------------------------------------------ sessions
     def start_session(self, nurse: Nurse) -> Session:
         """A new session with a fresh id (the id changes at every login)."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        at = now()
+        at = now_utc()
         with self.engine.begin() as conn:
             conn.execute(
                 console_sessions.insert().values(
@@ -182,7 +175,7 @@ class ConsoleStore:
         """The live session for a cookie value, touching it; None if unknown or expired."""
         if not token or len(token) > 128:
             return None
-        at = now()
+        at = now_utc()
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.select(console_sessions, nurses.c.username, nurses.c.display_name, nurses.c.active)
@@ -192,8 +185,8 @@ class ConsoleStore:
             if row is None:
                 return None
             expired = (
-                at - _aware(row["last_seen_at"]) > IDLE_TIMEOUT
-                or at - _aware(row["created_at"]) > ABSOLUTE_TIMEOUT
+                at - as_utc(row["last_seen_at"]) > IDLE_TIMEOUT
+                or at - as_utc(row["created_at"]) > ABSOLUTE_TIMEOUT
                 or not row["active"]
             )
             if expired:
@@ -211,7 +204,7 @@ class ConsoleStore:
     # ------------------------------------------------------------ audit
     def audit(self, nurse: str, action: str, conversation_id: str | None = None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(audit_log.insert().values(nurse=nurse, action=action, conversation_id=conversation_id, at=now()))
+            conn.execute(audit_log.insert().values(nurse=nurse, action=action, conversation_id=conversation_id, at=now_utc()))
 
     def audit_entries(self, conversation_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
@@ -238,7 +231,7 @@ class ConsoleStore:
                 values["assignee"] = nurse.username
             conn.execute(escalations.update().where(escalations.c.id == escalation_id).values(**values))
             conn.execute(
-                audit_log.insert().values(nurse=nurse.username, action=action, conversation_id=row["conversation_id"], at=now())
+                audit_log.insert().values(nurse=nurse.username, action=action, conversation_id=row["conversation_id"], at=now_utc())
             )
         return self.escalation(escalation_id)
 
@@ -250,8 +243,8 @@ class ConsoleStore:
             row = conn.execute(sa.select(escalations.c.conversation_id).where(escalations.c.id == escalation_id)).first()
             if row is None:
                 return False
-            conn.execute(escalation_notes.insert().values(escalation_id=escalation_id, nurse=nurse.username, note=note, at=now()))
-            conn.execute(audit_log.insert().values(nurse=nurse.username, action="noted", conversation_id=row[0], at=now()))
+            conn.execute(escalation_notes.insert().values(escalation_id=escalation_id, nurse=nurse.username, note=note, at=now_utc()))
+            conn.execute(audit_log.insert().values(nurse=nurse.username, action="noted", conversation_id=row[0], at=now_utc()))
         return True
 
     def notes(self, escalation_id: int) -> list[dict[str, Any]]:

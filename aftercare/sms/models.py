@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from aftercare.clock import as_utc, now_utc
 from aftercare.escalations import metadata
 from aftercare.protocol import Followup
 
@@ -72,14 +73,6 @@ class DueCheckin:
     day: int
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def validate_phone(phone: str) -> str:
     """An E.164 number ("+15551234567"), or EnrolmentError."""
     phone = phone.strip().replace(" ", "").replace("-", "")
@@ -125,7 +118,7 @@ class SmsStore:
             row = conn.execute(sa.select(enrolments.c.id).where(enrolments.c.phone == phone)).first()
             if row is None:
                 enrolment_id = conn.execute(enrolments.insert().values(
-                    phone=phone, procedure_date=procedure_date, language=language, opted_out=False, created_at=now()
+                    phone=phone, procedure_date=procedure_date, language=language, opted_out=False, created_at=now_utc()
                 )).inserted_primary_key[0]
             else:
                 enrolment_id = row[0]
@@ -153,7 +146,7 @@ class SmsStore:
             old, new = ("pending", "cancelled") if opted_out else ("cancelled", "pending")
             query = checkins.update().where(checkins.c.enrolment_id == row[0], checkins.c.status == old)
             if not opted_out:
-                query = query.where(checkins.c.due_at >= now())
+                query = query.where(checkins.c.due_at >= now_utc())
             conn.execute(query.values(status=new))
         return True
 
@@ -216,7 +209,7 @@ class SmsStore:
                 went_out = conn.execute(
                     sa.select(messages.c.id).where(
                         messages.c.phone == row.phone, messages.c.status == "sent",
-                        messages.c.at >= _aware(row.claimed_at),
+                        messages.c.at >= as_utc(row.claimed_at),
                     )
                 ).first()
                 status = "sent" if went_out else "pending"
@@ -235,7 +228,7 @@ class SmsStore:
                        error: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(messages.insert().values(
-                phone=phone, status=status, parts=parts, provider_id=provider_id, error=(error or "")[:200] or None, at=now()))
+                phone=phone, status=status, parts=parts, provider_id=provider_id, error=(error or "")[:200] or None, at=now_utc()))
 
     def failed_messages(self, phone: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

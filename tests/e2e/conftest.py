@@ -1,6 +1,7 @@
 """One real stack (action server + Rasa server on 127.0.0.1) per test session."""
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any, Iterator
@@ -65,3 +66,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def client(stack: Stack) -> Client:
     return Client(f"http://127.0.0.1:{stack.rasa_port}")
+
+
+CHROMIUM = Path(os.environ.get("AFTERCARE_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium from Debian, driven by Playwright (which cannot download a browser here).
+
+    Module scope: Playwright's sync API keeps an event loop running while it is open, which must
+    not outlive the module (async tests elsewhere need their own loop)."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: 'make test' installs Debian's chromium (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()

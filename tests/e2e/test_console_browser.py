@@ -15,29 +15,10 @@ from aftercare.settings import ROOT
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("AFTERCARE_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "a long nurse password 42"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: 'make test' installs Debian's chromium (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield b
-        b.close()
 
 
 def test_nurse_acknowledges_an_escalation_in_the_browser(browser, stack, client):

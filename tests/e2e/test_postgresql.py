@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import uuid
-from pathlib import Path
 from typing import Iterator
 
 import pytest

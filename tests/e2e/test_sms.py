@@ -2,12 +2,11 @@
 and a fake Twilio API on 127.0.0.1 receiving what the assistant sends."""
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
