@@ -98,3 +98,24 @@ def test_patient_details_never_reach_the_logs(stack, client):
         for p in (rest_patient, web_patient):
             for marker in markers(p):
                 assert marker.casefold() not in text, f"patient detail {marker!r} found in {path.name}"
+
+
+def test_messages_starting_with_a_slash_are_not_logged(stack, client):
+    """Rasa reads a message starting with '/' as an intent shortcut and, when it cannot parse one,
+    warns with the whole message; a patient may type a slash too."""
+    p = patient("slash")
+    sender = secrets.token_hex(16)
+    forms = [
+        f"/greet this is {p['name']} {p['symptom_marker']}",
+        f"/ my phone is {p['phone']}",
+        f"/{p['symptom_marker']} fever 101.4",
+    ]
+    for text in forms:
+        client.say(sender, text, fallback_ok=True)
+    time.sleep(1)
+    leaked = []
+    for path in (stack.var_dir / "logs").rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace").casefold()
+            leaked += [f"{m!r} in {path.name}" for m in markers(p) if m.casefold() in text]
+    assert not leaked, f"patient details logged: {leaked}"

@@ -1,0 +1,627 @@
+#!/usr/bin/env python3
+"""Benchmark this project's configuration against Rasa's default pipeline and policies.
+
+Usage:
+    python scripts/bench.py [--json var/bench/bench.json] [--reuse-models] [--strict]
+
+Both configurations are trained on this project's data (domain.yml, data/) into var/bench/models
+(timed, each with an empty cache of its own so the time is a cold training; models/aftercare.tar.gz
+is never touched):
+
+- ``project``:  config.yml;
+- ``baseline``: Rasa's default pipeline and policies (what an empty ``pipeline:``/``policies:`` means,
+  rasa/engine/recipes/config_files/default_config.yml, as ``rasa init`` writes them), written out
+  to var/bench/baseline-config.yml.
+
+Then, one configuration after the other, the action server, the Rasa server and the nurse console
+start on free ports of 127.0.0.1 with their own var dir (var/bench/<name>/), and the script measures:
+start-up to ready; per-turn latency (p50/p95/p99) through the REST channel, action server included,
+at 1 and at 20 concurrent conversations (bounded, mixed questions and red flags from
+eval/cases.yml, the same seeded conversations for both); sustained turns/second and errors at 20;
+resident memory (VmRSS of each server process and its children, peak during the 20-conversation load);
+and triage quality on eval/cases.yml (scripts/evaluate.py). It prints one table with both columns, the
+ratio project/baseline and the targets, and with ``--json FILE`` writes all figures. Every server is
+stopped at the end.
+
+The functions above ``main`` (conversations, load runner, memory) are shared with tests/e2e.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from aftercare.stack import BIN, Stack  # noqa: E402
+from scripts import evaluate  # noqa: E402
+
+BENCH_DIR = ROOT / "var" / "bench"
+CASES = ROOT / "eval" / "cases.yml"
+WEBHOOK = "/webhooks/rest/webhook"
+ESCALATING = ("emergency", "call_physician")
+
+# Rasa 3.6's default configuration: what an empty `pipeline:` / `policies:` means
+# (rasa/engine/recipes/config_files/default_config.yml), written out explicitly.
+BASELINE_CONFIG = """\
+# Baseline for scripts/bench.py: Rasa 3.6's default pipeline and policies, as used when config.yml
+# leaves `pipeline:` and `policies:` empty (rasa/engine/recipes/config_files/default_config.yml).
+recipe: default.v1
+language: en
+assistant_id: ductogram-aftercare-baseline
+
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: RegexFeaturizer
+  - name: LexicalSyntacticFeaturizer
+  - name: CountVectorsFeaturizer
+  - name: CountVectorsFeaturizer
+    analyzer: char_wb
+    min_ngram: 1
+    max_ngram: 4
+  - name: DIETClassifier
+    epochs: 100
+    constrain_similarities: true
+  - name: EntitySynonymMapper
+  - name: ResponseSelector
+    epochs: 100
+    constrain_similarities: true
+  - name: FallbackClassifier
+    threshold: 0.3
+    ambiguity_threshold: 0.1
+
+policies:
+  - name: MemoizationPolicy
+  - name: RulePolicy
+  - name: UnexpecTEDIntentPolicy
+    max_history: 5
+    epochs: 100
+  - name: TEDPolicy
+    max_history: 5
+    epochs: 100
+    constrain_similarities: true
+"""
+
+
+# ============================================================================ conversations
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One scripted patient conversation."""
+
+    id: str
+    turns: tuple[str, ...]
+    red_flag: bool  # contains at least one message that must escalate on its own
+
+
+def turn_pools(cases_path: Path = CASES) -> tuple[list[str], list[str]]:
+    """(questions, red flags) as single messages, from the labelled evaluation set.
+
+    Questions: one-turn aftercare questions, small talk and out-of-scope messages labelled
+    information with no follow-up question. Red flags: one-turn messages labelled emergency or
+    call_physician that need no follow-up question.
+    """
+    cases = evaluate.load_cases(cases_path)
+    questions = [
+        c.turns[0] for c in cases
+        if len(c.turns) == 1 and c.expect == "information" and c.check_question and c.question is None
+        and c.id.split("-")[0] in ("info", "chat", "oos")
+    ]
+    red_flags = [
+        c.turns[0] for c in cases
+        if len(c.turns) == 1 and c.expect in ESCALATING and c.check_question and c.question is None
+    ]
+    if not questions or not red_flags:
+        raise evaluate.CaseFileError(f"{cases_path}: no one-turn questions or red flags to build conversations")
+    return questions, red_flags
+
+
+def make_conversations(
+    count: int,
+    turns: int,
+    *,
+    seed: int,
+    red_share: float = 0.5,
+    red_turns: tuple[int, int] = (1, 2),
+    prefix: str = "load",
+    pools: tuple[list[str], list[str]] | None = None,
+) -> list[Conversation]:
+    """``count`` seeded conversations of ``turns`` messages; ``red_share`` of them carry red flags."""
+    questions, red_flags = pools or turn_pools()
+    rng = random.Random(seed)
+    reds = set(rng.sample(range(count), round(count * red_share)))
+    run = secrets.token_hex(4)  # unique ids across runs on the same stores
+    out = []
+    for i in range(count):
+        msgs = [rng.choice(questions) for _ in range(turns)]
+        if i in reds:
+            for pos in rng.sample(range(turns), min(turns, rng.randint(*red_turns))):
+                msgs[pos] = rng.choice(red_flags)
+        out.append(Conversation(f"{prefix}-{run}-{i:03d}", tuple(msgs), i in reds))
+    return out
+
+
+# ============================================================================ load
+
+
+@dataclass
+class Turn:
+    """What one message got back."""
+
+    conversation: str
+    index: int
+    text: str
+    status: int | None = None  # None: no HTTP answer (connection error, timeout)
+    latency_ms: float | None = None
+    payload: dict[str, Any] | None = None  # the last disposition payload of the answer
+    texts: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def send_turn(session: requests.Session, url: str, sender: str, text: str, index: int, timeout: float = 60) -> Turn:
+    """POST one message to the REST channel; the answer must be 200 with a disposition payload."""
+    turn = Turn(sender, index, text)
+    began = time.perf_counter()
+    try:
+        answer = session.post(url.rstrip("/") + WEBHOOK, json={"sender": sender, "message": text}, timeout=timeout)
+    except requests.RequestException as exc:
+        turn.error = f"{type(exc).__name__}: {exc}"[:300]
+        return turn
+    turn.latency_ms = (time.perf_counter() - began) * 1000
+    turn.status = answer.status_code
+    if answer.status_code != 200:
+        turn.error = f"HTTP {answer.status_code}: {answer.text[:200]}"
+        return turn
+    try:
+        body = answer.json()
+        turn.texts = [m["text"] for m in body if isinstance(m, dict) and isinstance(m.get("text"), str)]
+        customs = [m["custom"] for m in body if isinstance(m, dict) and isinstance(m.get("custom"), dict)
+                   and "disposition" in m["custom"]]
+    except (ValueError, TypeError) as exc:
+        turn.error = f"unreadable answer: {exc}"
+        return turn
+    if not customs:
+        turn.error = f"no disposition payload in {str(body)[:200]}"
+        return turn
+    turn.payload = customs[-1]
+    return turn
+
+
+def play(url: str, conversation: Conversation, timeout: float = 60) -> list[Turn]:
+    """Play one conversation, one message after the other's answer."""
+    with requests.Session() as session:
+        return [send_turn(session, url, conversation.id, text, i, timeout) for i, text in enumerate(conversation.turns)]
+
+
+@dataclass
+class LoadRun:
+    """All turns of a load run and how long it took."""
+
+    turns: list[Turn]
+    seconds: float
+    concurrency: int
+
+    @property
+    def latencies(self) -> list[float]:
+        return [t.latency_ms for t in self.turns if t.ok and t.latency_ms is not None]
+
+    @property
+    def errors(self) -> list[Turn]:
+        return [t for t in self.turns if not t.ok]
+
+    @property
+    def server_errors(self) -> list[Turn]:
+        return [t for t in self.turns if t.status is not None and t.status >= 500]
+
+    @property
+    def fallbacks(self) -> int:
+        return sum(1 for t in self.turns if t.payload and t.payload.get("fallback"))
+
+    def summary(self) -> dict[str, Any]:
+        lat = evaluate.latency_summary(self.latencies)
+        return {
+            "concurrency": self.concurrency,
+            "turns": len(self.turns),
+            "seconds": round(self.seconds, 2),
+            "turns_per_second": round(len(self.turns) / self.seconds, 2) if self.seconds else None,
+            "latency_ms": {k: (round(v, 1) if isinstance(v, float) else v) for k, v in lat.items()},
+            "errors": len(self.errors),
+            "server_errors_5xx": len(self.server_errors),
+            "safety_net_replies": self.fallbacks,
+            "error_samples": [t.error for t in self.errors[:5]],
+        }
+
+
+def run_load(url: str, conversations: Sequence[Conversation], concurrency: int, timeout: float = 60) -> LoadRun:
+    """Play the conversations with at most ``concurrency`` of them at the same time."""
+    began = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(lambda c: play(url, c, timeout), conversations))
+    return LoadRun([t for r in results for t in r], time.monotonic() - began, concurrency)
+
+
+# ============================================================================ memory
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                out += [int(x) for x in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (from /proc/<pid>/task/*/children)."""
+    seen, todo = [], [pid]
+    while todo and len(seen) < 1000:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo += _children(p)
+    return seen
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory (VmRSS) of the process and its descendants, in MB; 0 if it is gone."""
+    total_kb = 0
+    for p in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except (OSError, ValueError, IndexError):
+            pass
+    return total_kb / 1024
+
+
+def stack_rss_mb(stack: Stack) -> dict[str, float]:
+    """Resident memory of each running server of the stack (with its children), in MB."""
+    return {
+        name: round(rss_mb(server.process.pid), 1)
+        for name, server in stack.servers.items()
+        if server.process is not None and server.alive()
+    }
+
+
+class PeakMemory:
+    """Samples the stack's memory every ``every`` seconds in a thread; keeps the peak per server."""
+
+    def __init__(self, stack: Stack, every: float = 0.5) -> None:
+        self.stack, self.every = stack, every
+        self.peak: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, mb in stack_rss_mb(self.stack).items():
+                self.peak[name] = max(self.peak.get(name, 0.0), mb)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+# ============================================================================ benchmark
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_baseline_matches_rasa() -> None:
+    """The written-out baseline must equal Rasa's own default configuration."""
+    import rasa.engine.recipes
+
+    default = Path(rasa.engine.recipes.__file__).parent / "config_files" / "default_config.yml"
+    theirs = yaml.safe_load(default.read_text())
+    ours = yaml.safe_load(BASELINE_CONFIG)
+    for key in ("pipeline", "policies"):
+        if theirs[key] != ours[key]:
+            raise SystemExit(f"baseline {key} differs from Rasa's default in {default}; update BASELINE_CONFIG")
+
+
+def train(name: str, config: Path, log: Callable[[str], None], reuse: bool) -> tuple[Path, float | None]:
+    """Train one configuration into var/bench/models/<name>.tar.gz; returns the model and the seconds."""
+    models = BENCH_DIR / "models"
+    model = models / f"{name}.tar.gz"
+    if reuse and model.exists():
+        log(f"[{name}] reusing {model.relative_to(ROOT)} (not timed)")
+        return model, None
+    cache = BENCH_DIR / "cache" / name
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
+               RASA_CACHE_DIRECTORY=str(cache), PYTHONPATH=str(ROOT))
+    train_log = BENCH_DIR / f"{name}-train.log"
+    log(f"[{name}] training with {config.relative_to(ROOT)} (log: {train_log.relative_to(ROOT)})")
+    began = time.monotonic()
+    with open(train_log, "wb") as out:
+        code = subprocess.run(
+            [str(BIN / "rasa"), "train", "--config", str(config), "--domain", "domain.yml", "--data", "data",
+             "--out", str(models), "--fixed-model-name", name, "--force"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=3600,
+        ).returncode
+    took = time.monotonic() - began
+    shutil.rmtree(cache, ignore_errors=True)
+    if code != 0 or not model.exists():
+        raise RuntimeError(f"training {name} failed (exit {code}); see {train_log}")
+    log(f"[{name}] trained in {took:.0f} s")
+    return model, took
+
+
+def measure(name: str, model: Path, args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    """Start the stack on the model, measure it, stop it."""
+    var_dir = BENCH_DIR / name
+    shutil.rmtree(var_dir, ignore_errors=True)
+    stack = Stack(model=model, rasa_port=free_port(), action_port=free_port(), console_port=free_port(),
+                  var_dir=var_dir)
+    url = f"http://127.0.0.1:{stack.rasa_port}"
+    pools = turn_pools()
+    out: dict[str, Any] = {"model": str(model.relative_to(ROOT))}
+    try:
+        log(f"[{name}] starting servers")
+        out["startup_seconds"] = round(stack.start(timeout=240), 2)
+        log(f"[{name}] ready in {out['startup_seconds']:.1f} s; warming up")
+        play(url, make_conversations(1, 5, seed=99, prefix=f"warm-{name}", pools=pools)[0])
+
+        single = make_conversations(args.single_conversations, args.single_turns, seed=1, prefix=f"one-{name}", pools=pools)
+        log(f"[{name}] 1 conversation at a time: {sum(len(c.turns) for c in single)} turns")
+        out["load_1"] = run_load(url, single, 1).summary()
+
+        loaded = make_conversations(args.concurrency, args.concurrent_turns, seed=2, prefix=f"many-{name}", pools=pools)
+        log(f"[{name}] {args.concurrency} concurrent conversations: {sum(len(c.turns) for c in loaded)} turns")
+        with PeakMemory(stack) as peak:
+            out["load_concurrent"] = run_load(url, loaded, args.concurrency).summary()
+        out["rss_peak_mb"] = dict(peak.peak) | {"total": round(sum(peak.peak.values()), 1)}
+
+        log(f"[{name}] triage quality on {CASES.relative_to(ROOT)}")
+        cases = evaluate.load_cases(CASES)
+        with requests.Session() as session:
+            results = [evaluate.play_case(session, url, case, 60) for case in cases]
+        summary = evaluate.summarise(results)
+        out["quality"] = {
+            "cases": summary["counts"]["cases"],
+            "under_triaged": summary["counts"]["under_triaged"],
+            "over_triaged": summary["counts"]["over_triaged"],
+            "errors": summary["counts"]["errors"],
+            "exact_match_rate": summary["exact_match_rate"],
+            "full_match_rate": summary["full_match_rate"],
+            "under_triaged_ids": [r["id"] for r in summary["under_triaged"]],
+        }
+        rss = stack_rss_mb(stack)
+        out["rss_after_mb"] = rss | {"total": round(sum(rss.values()), 1)}
+        out["servers_alive_at_end"] = all(s.alive() for s in stack.servers.values())
+    finally:
+        log(f"[{name}] stopping servers")
+        stack.stop()
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _get(d: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+ROWS: list[tuple[str, str, str]] = [
+    # label, path in a configuration's figures, format
+    ("training time (s)", "training_seconds", "{:.0f}"),
+    ("start-up to ready (s)", "startup_seconds", "{:.1f}"),
+    ("1 conv: turns", "load_1.turns", "{}"),
+    ("1 conv: p50 latency (ms)", "load_1.latency_ms.p50", "{:.0f}"),
+    ("1 conv: p95 latency (ms)", "load_1.latency_ms.p95", "{:.0f}"),
+    ("1 conv: p99 latency (ms)", "load_1.latency_ms.p99", "{:.0f}"),
+    ("1 conv: errors", "load_1.errors", "{}"),
+    ("{n} conv: turns", "load_concurrent.turns", "{}"),
+    ("{n} conv: p50 latency (ms)", "load_concurrent.latency_ms.p50", "{:.0f}"),
+    ("{n} conv: p95 latency (ms)", "load_concurrent.latency_ms.p95", "{:.0f}"),
+    ("{n} conv: p99 latency (ms)", "load_concurrent.latency_ms.p99", "{:.0f}"),
+    ("{n} conv: sustained turns/s", "load_concurrent.turns_per_second", "{:.1f}"),
+    ("{n} conv: errors", "load_concurrent.errors", "{}"),
+    ("{n} conv: 5xx", "load_concurrent.server_errors_5xx", "{}"),
+    ("{n} conv: safety-net replies", "load_concurrent.safety_net_replies", "{}"),
+    ("RSS peak actions (MB)", "rss_peak_mb.actions", "{:.0f}"),
+    ("RSS peak rasa (MB)", "rss_peak_mb.rasa", "{:.0f}"),
+    ("RSS peak console (MB)", "rss_peak_mb.console", "{:.0f}"),
+    ("RSS peak total (MB)", "rss_peak_mb.total", "{:.0f}"),
+    ("eval: under-triaged (cases)", "quality.under_triaged", "{}"),
+    ("eval: over-triaged (cases)", "quality.over_triaged", "{}"),
+    ("eval: exact disposition rate", "quality.exact_match_rate", "{:.1%}"),
+    ("eval: errors", "quality.errors", "{}"),
+]
+
+
+def _fmt(fmt: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _ratio(a: Any, b: Any) -> str:
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or isinstance(a, bool) or not b:
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def targets(project: dict[str, Any], baseline: dict[str, Any] | None, concurrency: int = 20) -> list[dict[str, Any]]:
+    """The issue's targets, each met or missed (None: could not be measured)."""
+    p95_1 = _get(project, "load_1.latency_ms.p95")
+    p95_n = _get(project, "load_concurrent.latency_ms.p95")
+    b95_1 = _get(baseline or {}, "load_1.latency_ms.p95")
+    b95_n = _get(baseline or {}, "load_concurrent.latency_ms.p95")
+    errors_n = _get(project, "load_concurrent.errors")
+    startup = _get(project, "startup_seconds")
+
+    return [
+        {"target": "p95 latency at 1 conversation under 150 ms",
+         "value": _fmt("{:.0f} ms", p95_1), "met": None if p95_1 is None else p95_1 < 150},
+        {"target": "at least as fast as the baseline at 1 conversation (p95)",
+         "value": f"{_fmt('{:.0f}', p95_1)} vs {_fmt('{:.0f}', b95_1)} ms",
+         "met": None if p95_1 is None or b95_1 is None else p95_1 <= b95_1},
+        {"target": f"at least as fast as the baseline at {concurrency} conversations (p95)",
+         "value": f"{_fmt('{:.0f}', p95_n)} vs {_fmt('{:.0f}', b95_n)} ms",
+         "met": None if p95_n is None or b95_n is None else p95_n <= b95_n},
+        {"target": f"no error at {concurrency} concurrent conversations",
+         "value": _fmt("{} errors", errors_n), "met": None if errors_n is None else errors_n == 0},
+        {"target": "start-up to ready under 45 s",
+         "value": _fmt("{:.1f} s", startup), "met": None if startup is None else startup < 45},
+    ]
+
+
+def render(report: dict[str, Any]) -> str:
+    project = report["configs"].get("project", {})
+    baseline = report["configs"].get("baseline", {})
+    w, c = 34, 14
+    n = report["settings"]["concurrency"]
+    lines = [
+        f"Benchmark {report['generated_at']}  ({report['machine']['cpus']} CPUs, load average at start "
+        f"{report['machine']['loadavg_start']}, Rasa {report['rasa_version']})",
+        f"{'':{w}}{'project':>{c}}{'baseline':>{c}}{'ratio p/b':>{c}}",
+        f"{'':{w}}{'config.yml':>{c}}{'Rasa default':>{c}}",
+    ]
+    for label, path, fmt in ROWS:
+        a, b = _get(project, path), _get(baseline, path)
+        lines.append(f"{label.format(n=n):{w}}{_fmt(fmt, a):>{c}}{_fmt(fmt, b):>{c}}{_ratio(a, b):>{c}}")
+    lines.append("")
+    lines.append("targets (project)")
+    for t in report["targets"]:
+        verdict = "n/a" if t["met"] is None else "met" if t["met"] else "MISSED"
+        lines.append(f"  {t['target']:<58}{t['value']:>22}   {verdict}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", dest="json_out", type=Path, help="also write the figures as JSON to this file")
+    ap.add_argument("--configs", default="project,baseline", help="which to run (default project,baseline)")
+    ap.add_argument("--reuse-models", action="store_true",
+                    help="use var/bench/models/<name>.tar.gz when present instead of training (training not timed)")
+    ap.add_argument("--single-conversations", type=int, default=10, help="conversations at 1 at a time (default 10)")
+    ap.add_argument("--single-turns", type=int, default=10, help="turns each at 1 at a time (default 10)")
+    ap.add_argument("--concurrency", type=int, default=20, help="concurrent conversations (default 20)")
+    ap.add_argument("--concurrent-turns", type=int, default=15, help="turns each when concurrent (default 15)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = ap.parse_args(argv)
+    args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    if not set(args.configs) <= {"project", "baseline"} or not args.configs:
+        ap.error("--configs takes project and/or baseline")
+    for name in ("single_conversations", "single_turns", "concurrency", "concurrent_turns"):
+        if not 1 <= getattr(args, name) <= 200:
+            ap.error(f"--{name.replace('_', '-')} must be between 1 and 200")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def on_term(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # run the finally blocks: stop every server
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    def log(msg: str) -> None:
+        print(f"{datetime.now():%H:%M:%S} {msg}", file=sys.stderr, flush=True)
+
+    import rasa
+
+    check_baseline_matches_rasa()
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    baseline_config = BENCH_DIR / "baseline-config.yml"
+    baseline_config.write_text(BASELINE_CONFIG)
+    configs = {"project": ROOT / "config.yml", "baseline": baseline_config}
+    report: dict[str, Any] = {
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                    "python": platform.python_version()},
+        "rasa_version": rasa.__version__,
+        "settings": {k: getattr(args, k) for k in
+                     ("single_conversations", "single_turns", "concurrency", "concurrent_turns")},
+        "configs": {},
+    }
+    failed = False
+    try:
+        for name in args.configs:
+            figures: dict[str, Any] = {"config": str(configs[name].relative_to(ROOT))}
+            report["configs"][name] = figures
+            try:
+                model, figures["training_seconds"] = train(name, configs[name], log, args.reuse_models)
+                figures.update(measure(name, model, args, log))
+            except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+                log(f"[{name}] error: {exc}")
+                figures["error"] = str(exc)
+                failed = True
+    except KeyboardInterrupt:
+        log("interrupted; servers stopped")
+        return 130
+    project, baseline = report["configs"].get("project", {}), report["configs"].get("baseline")
+    report["targets"] = targets(project, baseline, args.concurrency)
+    report["ratios"] = {path: _ratio(_get(project, path), _get(baseline or {}, path)) for _, path, _ in ROWS}
+    print(render(report))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        log(f"figures written to {args.json_out}")
+    for name, figures in report["configs"].items():
+        if figures.get("error"):
+            print(f"{name}: {figures['error']}")
+    if failed:
+        return 2
+    missed = [t for t in report["targets"] if t["met"] is False]
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
