@@ -37,6 +37,17 @@ def as_messages(recipient: str, texts: list[str], payload: dict[str, Any]) -> li
     return out
 
 
+def as_patient_text(text: str) -> str:
+    """Text that Rasa reads as words, never as a command.
+
+    Rasa treats a message starting with "/" as an intent to execute ("/restart" would wipe the
+    conversation and its triage; "/session_start" would start over), and logs it. A word joiner
+    (U+2060, invisible, kept by ``str.strip``) in front keeps the patient's words as words.
+    """
+    stripped = text.strip()
+    return "\u2060" + stripped if stripped.startswith("/") else text
+
+
 async def respond_safely(
     on_new_message: OnNewMessage,
     sender: str,
@@ -54,7 +65,7 @@ async def respond_safely(
         return await safety_net(sender, text, channel, too_long=True)
 
     collector = CollectingOutputChannel()
-    message = UserMessage(text, collector, sender, input_channel=channel, metadata=metadata)
+    message = UserMessage(as_patient_text(text), collector, sender, input_channel=channel, metadata=metadata)
     try:
         await asyncio.wait_for(on_new_message(message), timeout=svc.settings.action_timeout_seconds + 5)
     except asyncio.TimeoutError:
