@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install train validate stories evaluate chat nurse enrol clean
+.PHONY: run test install train validate stories evaluate bench chat nurse enrol clean
 
 ## run: set up, train if the data changed, and start the assistant on 127.0.0.1 (Ctrl-C stops it)
 run: $(MODEL)
@@ -75,6 +75,10 @@ nurse: $(INSTALLED)
 enrol: $(INSTALLED)
 	@test -n "$(PHONE)" -a -n "$(DATE)" || (echo 'usage: make enrol PHONE=<E.164> DATE=<YYYY-MM-DD>'; exit 2)
 	$(BIN)/python -m aftercare.sms.enrol "$(PHONE)" --procedure-date "$(DATE)"
+
+## bench: speed, load and memory of this configuration against Rasa's default one (prints a table; ~15 min)
+bench: $(MODEL)
+	$(BIN)/python scripts/bench.py --json var/bench/bench.json
 
 ## chat: talk to a running assistant (make run) in this terminal
 chat: $(INSTALLED)
