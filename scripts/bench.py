@@ -13,14 +13,16 @@ is never touched):
   rasa/engine/recipes/config_files/default_config.yml, as ``rasa init`` writes them), written out
   to var/bench/baseline-config.yml.
 
-Then, one configuration after the other, the action server, the Rasa server and the nurse console
-start on free ports of 127.0.0.1 with their own var dir (var/bench/<name>/), and the script measures:
-start-up to ready; per-turn latency (p50/p95/p99) through the REST channel, action server included,
+Then each configuration's action server, Rasa server and nurse console start (one stack after the
+other, timed to ready) on free ports of 127.0.0.1 with their own var dir (var/bench/<name>/), and the
+script measures: per-turn latency (p50/p95/p99) through the REST channel, action server included,
 at 1 and at 20 concurrent conversations (bounded, mixed questions and red flags from
-eval/cases.yml, the same seeded conversations for both); sustained turns/second and errors at 20;
-resident memory (VmRSS of each server process and its children, peak during the 20-conversation load);
-and triage quality on eval/cases.yml (scripts/evaluate.py). It prints one table with both columns, the
-ratio project/baseline and the targets, and with ``--json FILE`` writes all figures. Every server is
+eval/cases.yml, the same seeded conversations for both), played in rounds that alternate the two
+configurations so that a change in the machine's load does not favour one (latencies pooled, the
+p95 of each round shown); sustained turns/second and errors at 20; resident memory (VmRSS of each
+server process and its children, peak during the 20-conversation load); and triage quality on
+eval/cases.yml (scripts/evaluate.py). It prints one table with both columns, the ratio
+project/baseline and the targets, and with ``--json FILE`` writes all figures. Every server is
 stopped at the end.
 
 The functions above ``main`` (conversations, load runner, memory) are shared with tests/e2e.
@@ -391,51 +393,89 @@ def train(name: str, config: Path, log: Callable[[str], None], reuse: bool) -> t
     return model, took
 
 
-def measure(name: str, model: Path, args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
-    """Start the stack on the model, measure it, stop it."""
+def start_stack(name: str, model: Path, log: Callable[[str], None]) -> tuple[Stack, float]:
+    """Start one configuration's servers on free ports with a fresh var dir; returns it and the start-up time."""
     var_dir = BENCH_DIR / name
     shutil.rmtree(var_dir, ignore_errors=True)
     stack = Stack(model=model, rasa_port=free_port(), action_port=free_port(), console_port=free_port(),
                   var_dir=var_dir)
-    url = f"http://127.0.0.1:{stack.rasa_port}"
-    pools = turn_pools()
-    out: dict[str, Any] = {"model": str(model.relative_to(ROOT))}
+    log(f"[{name}] starting servers")
     try:
-        log(f"[{name}] starting servers")
-        out["startup_seconds"] = round(stack.start(timeout=240), 2)
-        log(f"[{name}] ready in {out['startup_seconds']:.1f} s; warming up")
-        play(url, make_conversations(1, 5, seed=99, prefix=f"warm-{name}", pools=pools)[0])
-
-        single = make_conversations(args.single_conversations, args.single_turns, seed=1, prefix=f"one-{name}", pools=pools)
-        log(f"[{name}] 1 conversation at a time: {sum(len(c.turns) for c in single)} turns")
-        out["load_1"] = run_load(url, single, 1).summary()
-
-        loaded = make_conversations(args.concurrency, args.concurrent_turns, seed=2, prefix=f"many-{name}", pools=pools)
-        log(f"[{name}] {args.concurrency} concurrent conversations: {sum(len(c.turns) for c in loaded)} turns")
-        with PeakMemory(stack) as peak:
-            out["load_concurrent"] = run_load(url, loaded, args.concurrency).summary()
-        out["rss_peak_mb"] = dict(peak.peak) | {"total": round(sum(peak.peak.values()), 1)}
-
-        log(f"[{name}] triage quality on {CASES.relative_to(ROOT)}")
-        cases = evaluate.load_cases(CASES)
-        with requests.Session() as session:
-            results = [evaluate.play_case(session, url, case, 60) for case in cases]
-        summary = evaluate.summarise(results)
-        out["quality"] = {
-            "cases": summary["counts"]["cases"],
-            "under_triaged": summary["counts"]["under_triaged"],
-            "over_triaged": summary["counts"]["over_triaged"],
-            "errors": summary["counts"]["errors"],
-            "exact_match_rate": summary["exact_match_rate"],
-            "full_match_rate": summary["full_match_rate"],
-            "under_triaged_ids": [r["id"] for r in summary["under_triaged"]],
-        }
-        rss = stack_rss_mb(stack)
-        out["rss_after_mb"] = rss | {"total": round(sum(rss.values()), 1)}
-        out["servers_alive_at_end"] = all(s.alive() for s in stack.servers.values())
-    finally:
-        log(f"[{name}] stopping servers")
+        took = stack.start(timeout=240)
+    except RuntimeError:
         stack.stop()
+        raise
+    log(f"[{name}] ready in {took:.1f} s")
+    return stack, took
+
+
+def merge(runs: list[LoadRun]) -> LoadRun:
+    """Several load runs as one (turns pooled, seconds added)."""
+    return LoadRun([t for r in runs for t in r.turns], sum(r.seconds for r in runs), runs[0].concurrency)
+
+
+def quality(url: str) -> dict[str, Any]:
+    """Triage quality on the evaluation set (scripts/evaluate.py)."""
+    cases = evaluate.load_cases(CASES)
+    with requests.Session() as session:
+        results = [evaluate.play_case(session, url, case, 60) for case in cases]
+    summary = evaluate.summarise(results)
+    return {
+        "cases": summary["counts"]["cases"],
+        "under_triaged": summary["counts"]["under_triaged"],
+        "over_triaged": summary["counts"]["over_triaged"],
+        "errors": summary["counts"]["errors"],
+        "exact_match_rate": summary["exact_match_rate"],
+        "full_match_rate": summary["full_match_rate"],
+        "under_triaged_ids": [r["id"] for r in summary["under_triaged"]],
+    }
+
+
+def measure(stacks: dict[str, Stack], args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Latency, throughput, memory and quality of the running stacks.
+
+    The load is played in ``args.rounds`` rounds, alternating the configurations (and their order
+    from one round to the next), so that a drift in the machine's load does not favour one of them;
+    latencies are pooled over the rounds. Every configuration gets the same seeded conversations.
+    """
+    pools = turn_pools()
+    urls = {name: f"http://127.0.0.1:{s.rasa_port}" for name, s in stacks.items()}
+    single: dict[str, list[LoadRun]] = {name: [] for name in stacks}
+    many: dict[str, list[LoadRun]] = {name: [] for name in stacks}
+    peaks: dict[str, dict[str, float]] = {name: {} for name in stacks}
+    for name, url in urls.items():
+        play(url, make_conversations(1, 5, seed=99, prefix=f"warm-{name}", pools=pools)[0])
+    for r in range(args.rounds):
+        order = list(stacks) if r % 2 == 0 else list(reversed(stacks))
+        for name in order:
+            convs = make_conversations(args.single_conversations, args.single_turns, seed=100 + r,
+                                       prefix=f"one{r}-{name}", pools=pools)
+            log(f"[{name}] round {r + 1}/{args.rounds}: 1 conversation at a time, {sum(len(c.turns) for c in convs)} turns")
+            single[name].append(run_load(urls[name], convs, 1))
+        for name in order:
+            convs = make_conversations(args.concurrency, args.concurrent_turns, seed=200 + r,
+                                       prefix=f"many{r}-{name}", pools=pools)
+            log(f"[{name}] round {r + 1}/{args.rounds}: {args.concurrency} concurrent conversations, "
+                f"{sum(len(c.turns) for c in convs)} turns")
+            with PeakMemory(stacks[name]) as peak:
+                many[name].append(run_load(urls[name], convs, args.concurrency))
+            for server, mb in peak.peak.items():
+                peaks[name][server] = max(peaks[name].get(server, 0.0), mb)
+    out: dict[str, dict[str, Any]] = {}
+    for name, stack in stacks.items():
+        log(f"[{name}] triage quality on {CASES.relative_to(ROOT)}")
+        figures: dict[str, Any] = {
+            "load_1": merge(single[name]).summary(),
+            "load_concurrent": merge(many[name]).summary(),
+            "rss_peak_mb": dict(peaks[name]) | {"total": round(sum(peaks[name].values()), 1)},
+            "quality": quality(urls[name]),
+        }
+        figures["load_1"]["p95_by_round"] = [round(evaluate.percentile(x.latencies, 95) or 0, 1) for x in single[name]]
+        figures["load_concurrent"]["p95_by_round"] = [round(evaluate.percentile(x.latencies, 95) or 0, 1) for x in many[name]]
+        rss = stack_rss_mb(stack)
+        figures["rss_after_mb"] = rss | {"total": round(sum(rss.values()), 1)}
+        figures["servers_alive_at_end"] = all(s.alive() for s in stack.servers.values())
+        out[name] = figures
     return out
 
 
@@ -458,11 +498,13 @@ ROWS: list[tuple[str, str, str]] = [
     ("1 conv: p50 latency (ms)", "load_1.latency_ms.p50", "{:.0f}"),
     ("1 conv: p95 latency (ms)", "load_1.latency_ms.p95", "{:.0f}"),
     ("1 conv: p99 latency (ms)", "load_1.latency_ms.p99", "{:.0f}"),
+    ("1 conv: p95 of each round (ms)", "load_1.p95_by_round", "{:.0f}"),
     ("1 conv: errors", "load_1.errors", "{}"),
     ("{n} conv: turns", "load_concurrent.turns", "{}"),
     ("{n} conv: p50 latency (ms)", "load_concurrent.latency_ms.p50", "{:.0f}"),
     ("{n} conv: p95 latency (ms)", "load_concurrent.latency_ms.p95", "{:.0f}"),
     ("{n} conv: p99 latency (ms)", "load_concurrent.latency_ms.p99", "{:.0f}"),
+    ("{n} conv: p95 of each round (ms)", "load_concurrent.p95_by_round", "{:.0f}"),
     ("{n} conv: sustained turns/s", "load_concurrent.turns_per_second", "{:.1f}"),
     ("{n} conv: errors", "load_concurrent.errors", "{}"),
     ("{n} conv: 5xx", "load_concurrent.server_errors_5xx", "{}"),
@@ -481,6 +523,8 @@ ROWS: list[tuple[str, str, str]] = [
 def _fmt(fmt: str, value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, list):
+        return "/".join(_fmt(fmt, v) for v in value)
     try:
         return fmt.format(value)
     except (ValueError, TypeError):
@@ -488,6 +532,8 @@ def _fmt(fmt: str, value: Any) -> str:
 
 
 def _ratio(a: Any, b: Any) -> str:
+    if isinstance(a, list) or isinstance(b, list):
+        return ""
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or isinstance(a, bool) or not b:
         return "-"
     return f"{a / b:.2f}"
@@ -521,7 +567,7 @@ def targets(project: dict[str, Any], baseline: dict[str, Any] | None, concurrenc
 def render(report: dict[str, Any]) -> str:
     project = report["configs"].get("project", {})
     baseline = report["configs"].get("baseline", {})
-    w, c = 34, 14
+    w, c = 34, 16
     n = report["settings"]["concurrency"]
     lines = [
         f"Benchmark {report['generated_at']}  ({report['machine']['cpus']} CPUs, load average at start "
@@ -553,12 +599,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--single-turns", type=int, default=10, help="turns each at 1 at a time (default 10)")
     ap.add_argument("--concurrency", type=int, default=20, help="concurrent conversations (default 20)")
     ap.add_argument("--concurrent-turns", type=int, default=15, help="turns each when concurrent (default 15)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="load rounds, alternating the configurations; latencies are pooled (default 3)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
     args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     if not set(args.configs) <= {"project", "baseline"} or not args.configs:
         ap.error("--configs takes project and/or baseline")
-    for name in ("single_conversations", "single_turns", "concurrency", "concurrent_turns"):
+    for name in ("single_conversations", "single_turns", "concurrency", "concurrent_turns", "rounds"):
         if not 1 <= getattr(args, name) <= 200:
             ap.error(f"--{name.replace('_', '-')} must be between 1 and 200")
     return args
@@ -588,24 +636,41 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "python": platform.python_version()},
         "rasa_version": rasa.__version__,
         "settings": {k: getattr(args, k) for k in
-                     ("single_conversations", "single_turns", "concurrency", "concurrent_turns")},
+                     ("single_conversations", "single_turns", "concurrency", "concurrent_turns", "rounds")},
         "configs": {},
     }
     failed = False
+    stacks: dict[str, Stack] = {}
     try:
+        models: dict[str, Path] = {}
         for name in args.configs:
             figures: dict[str, Any] = {"config": str(configs[name].relative_to(ROOT))}
             report["configs"][name] = figures
             try:
-                model, figures["training_seconds"] = train(name, configs[name], log, args.reuse_models)
-                figures.update(measure(name, model, args, log))
+                models[name], figures["training_seconds"] = train(name, configs[name], log, args.reuse_models)
+                figures["model"] = str(models[name].relative_to(ROOT))
             except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
                 log(f"[{name}] error: {exc}")
                 figures["error"] = str(exc)
                 failed = True
+        for name, model in models.items():
+            try:
+                stacks[name], took = start_stack(name, model, log)
+                report["configs"][name]["startup_seconds"] = round(took, 2)
+            except RuntimeError as exc:
+                log(f"[{name}] error: {exc}")
+                report["configs"][name]["error"] = str(exc)
+                failed = True
+        if stacks:
+            for name, figures in measure(stacks, args, log).items():
+                report["configs"][name].update(figures)
     except KeyboardInterrupt:
-        log("interrupted; servers stopped")
+        log("interrupted")
         return 130
+    finally:
+        for name, stack in stacks.items():
+            log(f"[{name}] stopping servers")
+            stack.stop()
     project, baseline = report["configs"].get("project", {}), report["configs"].get("baseline")
     report["targets"] = targets(project, baseline, args.concurrency)
     report["ratios"] = {path: _ratio(_get(project, path), _get(baseline or {}, path)) for _, path, _ in ROWS}
