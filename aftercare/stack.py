@@ -93,7 +93,7 @@ class Stack:
             self.var_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
+                handle.write(secrets.token_hex(32))
         return path.read_text().strip()
 
     def env(self) -> dict[str, str]:
@@ -136,7 +136,8 @@ class Stack:
                 str(BIN / "rasa"), "run", "--model", str(self.model), "--endpoints", self.endpoints,
                 "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
                 # The HTTP API (used by the SMS check-in worker) always requires this token.
-                "--enable-api", "--auth-token", self.api_token(),
+                # One argument with "=": a token starting with "-" must not read as an option.
+                "--enable-api", f"--auth-token={self.api_token()}",
             ],
             f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/",
             logs / "rasa.log",

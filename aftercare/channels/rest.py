@@ -19,7 +19,7 @@ from sanic.response import HTTPResponse
 from aftercare.channels.safe import respond_safely
 
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:+\-]{1,128}$")
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 64 * 1024  # a message is at most a few thousand characters; larger bodies get 413
 
 
 def _error(status: int, message: str) -> HTTPResponse:

@@ -81,7 +81,8 @@ async def respond_safely(
 async def safety_net(sender: str, text: str, channel: str, *, too_long: bool = False) -> list[dict[str, Any]]:
     """Triage with the plain engine alone, store any escalation, and add the protocol's safe message."""
     svc = services()
-    reply = svc.dialogue.fallback(text, today=svc.today())
+    # In a thread: a long message takes the engine a while, and other patients must not wait.
+    reply = await asyncio.to_thread(svc.dialogue.fallback, text, today=svc.today())
     texts = reply.texts
     if too_long:
         texts = [svc.protocol.conversation["too_long"].format(limit=svc.settings.max_message_chars)] + texts

@@ -79,6 +79,8 @@ class WebChatInput(InputChannel):
             return False
         if len(conversation_id) != 32 or not all(c in "0123456789abcdef" for c in conversation_id):
             return False
+        if len(token) != 64 or not all(c in "0123456789abcdef" for c in token):
+            return False  # compare_digest takes ASCII only: anything else is no token of ours
         return hmac.compare_digest(self.token_for(conversation_id), token)
 
     @property

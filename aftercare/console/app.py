@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
     app.config.FORWARDED_SECRET = None
     engine = create_db_engine(cfg.database_url)
     store = ConsoleStore(engine)
-    escalation_store = EscalationStore(cfg.database_url)
+    escalation_store = EscalationStore(cfg.database_url, journal_path=app_settings.journal_path)
     escalation_store.engine = engine
     store.create_schema()
     transcripts = TranscriptReader(create_db_engine(cfg.tracker_store_url))
