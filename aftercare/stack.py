@@ -152,8 +152,12 @@ class Stack:
             server = self._server(name)
             server.start(env)
             self.servers[name] = server
-        for name in names:
-            self.wait_ready(name, timeout - (time.monotonic() - began))
+        try:
+            for name in names:
+                self.wait_ready(name, timeout - (time.monotonic() - began))
+        except BaseException:
+            self.stop()  # never leave the servers that did start running without an owner
+            raise
         return time.monotonic() - began
 
     def wait_ready(self, name: str, timeout: float) -> None:

@@ -8,6 +8,7 @@ Configured in ``credentials.yml`` as ``aftercare.channels.rest.SafeRestInput``.
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Awaitable, Callable
 
@@ -20,6 +21,16 @@ from aftercare.channels.safe import respond_safely
 
 SENDER_ID = re.compile(r"^[A-Za-z0-9_.:+\-]{1,128}$")
 MAX_BODY_BYTES = 64 * 1024  # a message is at most a few thousand characters; larger bodies get 413
+MAX_METADATA_DEPTH = 5
+MAX_METADATA_BYTES = 4096
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """How deeply a JSON value nests (stops counting past the limit)."""
+    if level > MAX_METADATA_DEPTH or not isinstance(value, (dict, list)):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, level + 1) for child in children), default=level + 1)
 
 
 def _error(status: int, message: str) -> HTTPResponse:
@@ -61,6 +72,9 @@ class SafeRestInput(InputChannel):
             metadata = body.get("metadata")
             if metadata is not None and not isinstance(metadata, dict):
                 return _error(400, "'metadata' must be a JSON object")
+            if metadata is not None and (_depth(metadata) > MAX_METADATA_DEPTH or len(json.dumps(metadata)) > MAX_METADATA_BYTES):
+                # Rasa stores metadata with the message; a deep or huge object breaks the tracker store.
+                return _error(400, f"'metadata' must be at most {MAX_METADATA_DEPTH} levels and {MAX_METADATA_BYTES} bytes")
             return response.json(await self.handle(on_new_message, sender, text, metadata))
 
         return hook

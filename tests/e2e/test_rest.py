@@ -76,6 +76,8 @@ def test_later_message_never_lowers(client):
     (b'{"sender": "abc", "message": 42}', 400),
     (b'{"sender": "abc", "message": {"nested": ["json"]}}', 400),
     (b'{"sender": "abc", "message": "hi", "metadata": "x"}', 400),
+    (b'{"sender": "abc", "message": "hi", "metadata": ' + b'{"a": ' * 50 + b'1' + b'}' * 50 + b'}', 400),
+    (b'{"sender": "abc", "message": "hi", "metadata": {"big": "' + b'x' * 5000 + b'"}}', 400),
 ])
 def test_malformed_requests_get_4xx(client, body, status):
     import requests
