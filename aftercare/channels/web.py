@@ -157,10 +157,13 @@ class WebChatInput(InputChannel):
             resp.headers["Cache-Control"] = "no-cache"
             return resp
 
-        @web.route("/session", methods=["POST", "OPTIONS"])
+        @web.route("/<endpoint:(session|message|history)>", methods=["OPTIONS"])
+        async def preflight(request: Request, endpoint: str) -> HTTPResponse:
+            """CORS preflight of the API: allowed headers only for the configured clinic origins."""
+            return cors(request, response.empty())
+
+        @web.route("/session", methods=["POST"])
         async def new_session(request: Request) -> HTTPResponse:
-            if request.method == "OPTIONS":
-                return cors(request, response.empty())
             svc = services()
             conversation_id = secrets.token_hex(16)
             greeting = svc.protocol.conversation["greet"]
@@ -171,10 +174,8 @@ class WebChatInput(InputChannel):
                 "quick_replies": QUICK_REPLIES,
             }))
 
-        @web.route("/message", methods=["POST", "OPTIONS"])
+        @web.route("/message", methods=["POST"])
         async def message(request: Request) -> HTTPResponse:
-            if request.method == "OPTIONS":
-                return cors(request, response.empty())
             body = verified_body(request)
             if isinstance(body, HTTPResponse):
                 return body
@@ -186,10 +187,8 @@ class WebChatInput(InputChannel):
             messages = await respond_safely(on_new_message, conversation_id, text, None, self.name())
             return cors(request, response.json({"messages": messages}))
 
-        @web.route("/history", methods=["POST", "OPTIONS"])
+        @web.route("/history", methods=["POST"])
         async def history(request: Request) -> HTTPResponse:
-            if request.method == "OPTIONS":
-                return cors(request, response.empty())
             body = verified_body(request)
             if isinstance(body, HTTPResponse):
                 return body
