@@ -44,7 +44,8 @@ def run_once(store: SmsStore, settings: Settings, followup: Followup, *, at: dat
     """One round; returns how many check-ins were sent."""
     # Stored times are UTC (SQLite keeps no offset), so every comparison is made in UTC.
     at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    recovered = store.recover(lease, at)
+    # Claims and recovery use the real clock (texts sent are stamped with it); `at` only decides what is due.
+    recovered = store.recover(lease, datetime.now(timezone.utc))
     if recovered:
         logger.warning("recovered %d check-in(s) claimed by a worker that stopped", recovered)
     local = at.astimezone(ZoneInfo(settings.clinic_timezone)).time()
@@ -52,7 +53,7 @@ def run_once(store: SmsStore, settings: Settings, followup: Followup, *, at: dat
         return 0
     sent = 0
     for checkin in store.due(at):
-        if not store.claim(checkin.id, at):
+        if not store.claim(checkin.id, datetime.now(timezone.utc)):
             continue
         try:
             trigger_checkin(settings, checkin.phone)
