@@ -1,7 +1,7 @@
 """``action_respond``: the one action that answers every patient message.
 
 A thin adapter: read the message, intent and triage state from the tracker, let
-:mod:`aftercare.dialogue` decide the reply, store any escalation (committed before the reply is
+:mod:`aftercare.triage.dialogue` decide the reply, store any escalation (committed before the reply is
 returned to Rasa), then send the texts and the machine-readable disposition.
 """
 from __future__ import annotations

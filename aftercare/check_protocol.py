@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from aftercare.protocol import ProtocolError, load_protocol
+from aftercare.triage.protocol import ProtocolError, load_protocol
 from aftercare.settings import load_settings
 
 

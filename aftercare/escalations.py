@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from aftercare.clock import as_utc, now_utc
-from aftercare.protocol import rank
+from aftercare.triage.protocol import rank
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from aftercare.dialogue import Dialogue, EscalationDraft
+from aftercare.triage.dialogue import Dialogue, EscalationDraft
 from aftercare.escalations import EscalationRecord, EscalationStore
-from aftercare.protocol import Protocol, load_protocol
+from aftercare.triage.protocol import Protocol, load_protocol
 from aftercare.settings import Settings, load_settings
 
 

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aftercare.protocol import ProtocolError, load_protocol
+from aftercare.triage.protocol import ProtocolError, load_protocol
 from aftercare.settings import ROOT, load_settings
 
 BIN = Path(sys.executable).parent

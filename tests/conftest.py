@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aftercare.protocol import Protocol, load_protocol
+from aftercare.triage.protocol import Protocol, load_protocol
 from aftercare.services import Services, build_services
 from aftercare.settings import ROOT, load_settings
 

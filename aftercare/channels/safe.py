@@ -15,7 +15,7 @@ import rasa.core.actions.action as rasa_action
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from aftercare.services import services
-from aftercare.text import has_letters
+from aftercare.triage.text import has_letters
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from aftercare.clock import as_utc
 from aftercare.console.models import ConsoleStore, Session
 from aftercare.console.transcripts import TranscriptReader
 from aftercare.escalations import EscalationStore, create_db_engine
-from aftercare.protocol import load_protocol
+from aftercare.triage.protocol import load_protocol
 from aftercare.sms.models import EnrolmentError, SmsStore
 from aftercare.settings import Settings, load_settings
 

@@ -7,7 +7,7 @@ import sys
 from datetime import date
 
 from aftercare.escalations import create_db_engine
-from aftercare.protocol import load_protocol
+from aftercare.triage.protocol import load_protocol
 from aftercare.settings import load_settings
 from aftercare.sms.models import EnrolmentError, SmsStore
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from aftercare.clock import as_utc, now_utc
 from aftercare.escalations import metadata
-from aftercare.protocol import Followup
+from aftercare.triage.protocol import Followup
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 MAX_ATTEMPTS = 5
@@ -97,8 +97,9 @@ def schedule(procedure_date: date, followup: Followup, tz: str, today: date) -> 
 class SmsStore:
     """Enrolments, check-ins and sent texts."""
 
-    def __init__(self, engine: sa.engine.Engine) -> None:
+    def __init__(self, engine: sa.engine.Engine, *, clock: Callable[[], datetime] = now_utc) -> None:
         self.engine = engine
+        self.clock = clock  # injected so that tests do not depend on the wall clock
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
@@ -118,7 +119,7 @@ class SmsStore:
             row = conn.execute(sa.select(enrolments.c.id).where(enrolments.c.phone == phone)).first()
             if row is None:
                 enrolment_id = conn.execute(enrolments.insert().values(
-                    phone=phone, procedure_date=procedure_date, language=language, opted_out=False, created_at=now_utc()
+                    phone=phone, procedure_date=procedure_date, language=language, opted_out=False, created_at=self.clock()
                 )).inserted_primary_key[0]
             else:
                 enrolment_id = row[0]
@@ -146,7 +147,7 @@ class SmsStore:
             old, new = ("pending", "cancelled") if opted_out else ("cancelled", "pending")
             query = checkins.update().where(checkins.c.enrolment_id == row[0], checkins.c.status == old)
             if not opted_out:
-                query = query.where(checkins.c.due_at >= now_utc())
+                query = query.where(checkins.c.due_at >= self.clock())
             conn.execute(query.values(status=new))
         return True
 
@@ -228,7 +229,7 @@ class SmsStore:
                        error: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(messages.insert().values(
-                phone=phone, status=status, parts=parts, provider_id=provider_id, error=(error or "")[:200] or None, at=now_utc()))
+                phone=phone, status=status, parts=parts, provider_id=provider_id, error=(error or "")[:200] or None, at=self.clock()))
 
     def failed_messages(self, phone: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

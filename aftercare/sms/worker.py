@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from aftercare.escalations import create_db_engine
-from aftercare.protocol import Followup, in_quiet_hours, load_protocol
+from aftercare.triage.protocol import Followup, in_quiet_hours, load_protocol
 from aftercare.settings import Settings, load_settings
 from aftercare.sms.models import SmsStore
 

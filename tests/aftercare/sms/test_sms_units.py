@@ -8,18 +8,20 @@ import pytest
 import sqlalchemy as sa
 
 from aftercare.channels.twilio import keyword
-from aftercare.protocol import in_quiet_hours, load_protocol
+from aftercare.triage.protocol import in_quiet_hours, load_protocol
 from aftercare.settings import ROOT
 from aftercare.sms.models import EnrolmentError, SmsStore, schedule, validate_phone
 from aftercare.sms.sender import PART_LIMIT, SmsSender, split_sms
 
 FOLLOWUP = load_protocol(ROOT / "protocols" / "ductogram.yml").followup
 TODAY = date(2026, 11, 22)
+#: The store's clock in these tests: the evening of TODAY in the clinic (America/Chicago), before every check-in.
+NOW = datetime(2026, 11, 22, 23, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> SmsStore:
-    s = SmsStore(sa.create_engine(f"sqlite:///{tmp_path / 'sms.db'}"))
+    s = SmsStore(sa.create_engine(f"sqlite:///{tmp_path / 'sms.db'}"), clock=lambda: NOW)
     s.create_schema()
     return s
 
@@ -97,15 +99,15 @@ def test_reenrolment_replaces_pending_checkins(store):
 
 # ----------------------------------------------------------------------------- claims and recovery
 def _due_now(store: SmsStore) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(days=10)
+    return store.clock() + timedelta(days=10)
 
 
 def test_claim_is_exclusive_and_one_checkin_a_day(store):
     store.enrol("+15551234567", TODAY - timedelta(days=5), FOLLOWUP, "America/Chicago", today=TODAY - timedelta(days=5))
     due = store.due(_due_now(store))
     assert len(due) == 1 and due[0].day == 5  # overdue days 1 and 3 are skipped, not sent in a burst
-    assert store.claim(due[0].id, datetime.now(timezone.utc))
-    assert not store.claim(due[0].id, datetime.now(timezone.utc))
+    assert store.claim(due[0].id, store.clock())
+    assert not store.claim(due[0].id, store.clock())
     assert sorted(r["status"] for r in store.checkin_rows()) == ["sending", "skipped", "skipped"]
 
 
@@ -114,11 +116,11 @@ def test_recovery_marks_sent_when_a_text_went_out_after_the_claim(store):
     store.enrol("+15557654321", TODAY, FOLLOWUP, "America/Chicago", today=TODAY)
     later = _due_now(store)
     a, b = sorted(store.due(later), key=lambda c: c.phone)
-    claimed_at = datetime.now(timezone.utc) - timedelta(minutes=10)
+    claimed_at = store.clock() - timedelta(minutes=10)
     store.claim(a.id, claimed_at)
     store.claim(b.id, claimed_at)
     store.record_message(a.phone, "sent", 1, "SMx")  # a's text went out, then the worker died
-    assert store.recover(timedelta(minutes=5), datetime.now(timezone.utc)) == 2
+    assert store.recover(timedelta(minutes=5), store.clock()) == 2
     status = {r["phone"]: r["status"] for r in store.checkin_rows() if r["id"] in (a.id, b.id)}
     assert status == {a.phone: "sent", b.phone: "pending"}
 
@@ -127,7 +129,7 @@ def test_release_fails_after_max_attempts(store):
     store.enrol("+15551234567", TODAY, FOLLOWUP, "America/Chicago", today=TODAY)
     checkin = store.due(_due_now(store))[0]
     for _ in range(5):
-        assert store.claim(checkin.id, datetime.now(timezone.utc))
+        assert store.claim(checkin.id, store.clock())
         store.release(checkin.id, "rasa unreachable")
     assert [r["status"] for r in store.checkin_rows() if r["id"] == checkin.id] == ["failed"]
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from aftercare.text import fold
+from aftercare.triage.text import fold
 
 Status = Literal["ok", "implausible", "unknown_unit"]
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from aftercare.text import Sentence
+from aftercare.triage.text import Sentence
 
 MAX_GAP = 2
 FUZZY_MIN_LENGTH = 5

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from aftercare import days as day_parser
-from aftercare.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
-from aftercare.temperature import Reading, find_readings
-from aftercare.terms import TermMatcher
-from aftercare.text import sentences
+from aftercare.triage import days as day_parser
+from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
+from aftercare.triage.temperature import Reading, find_readings
+from aftercare.triage.terms import TermMatcher
+from aftercare.triage.text import sentences
 
 #: Below this NLU confidence a symptom intent is not trusted on its own.
 INTENT_HINT_CONFIDENCE = 0.5
@@ -315,7 +315,7 @@ class TriageEngine:
 
     def _negated_mentions(self, sents: list, found: set[str]) -> set[str]:
         """Findings whose words appear only negated: a classifier hint must not bring them back."""
-        from aftercare.text import Sentence
+        from aftercare.triage.text import Sentence
 
         stripped = [Sentence(tuple(w for w in s.words if w not in _NEGATORS), frozenset()) for s in sents]
         return {

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from aftercare.protocol import ESCALATING, Protocol, rank
-from aftercare.terms import is_known_word
-from aftercare.text import fold, has_letters
-from aftercare.triage import Assessment, ConversationState, Finding, TriageEngine
+from aftercare.triage.protocol import ESCALATING, Protocol, rank
+from aftercare.triage.terms import is_known_word
+from aftercare.triage.text import fold, has_letters
+from aftercare.triage.engine import Assessment, ConversationState, Finding, TriageEngine
 
 INFO_PREFIX = "ask_"
 #: Minimum classifier confidence to answer an aftercare topic.

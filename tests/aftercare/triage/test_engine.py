@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from aftercare.protocol import ESCALATING, load_protocol, rank
-from aftercare.triage import Assessment, ConversationState, TriageEngine
+from aftercare.triage.protocol import ESCALATING, load_protocol, rank
+from aftercare.triage.engine import Assessment, ConversationState, TriageEngine
 
-PROTOCOL = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "ductogram.yml")
+PROTOCOL = load_protocol(Path(__file__).resolve().parents[3] / "protocols" / "ductogram.yml")
 TODAY = date(2026, 11, 22)  # a Sunday
 
 E, C, S, I = "emergency", "call_physician", "self_care", "information"

@@ -15,7 +15,7 @@ from typing import Literal
 
 import dateparser
 
-from aftercare.text import fold
+from aftercare.triage.text import fold
 
 Kind = Literal["procedure", "symptom"]
 

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aftercare.dialogue import Dialogue, Reply
-from aftercare.protocol import DISPOSITIONS, ESCALATING, load_protocol
-from aftercare.triage import ConversationState
+from aftercare.triage.dialogue import Dialogue, Reply
+from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, load_protocol
+from aftercare.triage.engine import ConversationState
 
-PROTOCOL = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "ductogram.yml")
+PROTOCOL = load_protocol(Path(__file__).resolve().parents[3] / "protocols" / "ductogram.yml")
 TODAY = date(2026, 11, 22)
 CONV = PROTOCOL.conversation
 Q = PROTOCOL.questions

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aftercare.days import find_day_mentions, procedure_date_from, symptom_days
+from aftercare.triage.days import find_day_mentions, procedure_date_from, symptom_days
 
 TODAY = date(2026, 11, 22)  # a Sunday
 

@@ -7,9 +7,9 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from aftercare.protocol import DISPOSITIONS, ProtocolError, load_protocol, most_urgent, rank
+from aftercare.triage.protocol import DISPOSITIONS, ProtocolError, load_protocol, most_urgent, rank
 
-PROTOCOL = Path(__file__).resolve().parents[2] / "protocols" / "ductogram.yml"
+PROTOCOL = Path(__file__).resolve().parents[3] / "protocols" / "ductogram.yml"
 
 
 def _raw() -> dict[str, Any]:

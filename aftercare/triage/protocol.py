@@ -303,7 +303,7 @@ def load_protocol(path: str | Path) -> Protocol:
         }
 
     # Imported here to keep the loader free of a module cycle; compiling the terms checks their syntax.
-    from aftercare.terms import TermSyntaxError, compile_term
+    from aftercare.triage.terms import TermSyntaxError, compile_term
 
     for spec in findings:
         for term in spec.terms + spec.exclude:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aftercare.temperature import find_readings
+from aftercare.triage.temperature import find_readings
 
 PLAUSIBLE_F = (90.0, 110.0)
 PLAUSIBLE_C = (32.0, 43.0)

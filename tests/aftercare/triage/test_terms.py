@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from aftercare.protocol import load_protocol
-from aftercare.terms import TermMatcher, TermSyntaxError, compile_term
-from aftercare.text import sentences
+from aftercare.triage.protocol import load_protocol
+from aftercare.triage.terms import TermMatcher, TermSyntaxError, compile_term
+from aftercare.triage.text import sentences
 
-PROTOCOL = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "ductogram.yml")
+PROTOCOL = load_protocol(Path(__file__).resolve().parents[3] / "protocols" / "ductogram.yml")
 MATCHER = TermMatcher(
     {spec.id: list(spec.terms) for spec in PROTOCOL.findings},
     {spec.id: list(spec.exclude) for spec in PROTOCOL.findings if getattr(spec, "exclude", ())},
