@@ -5,7 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 MODEL := models/aftercare.tar.gz
+CLASSIFIER := models/redflag.joblib
 TRAINING_FILES := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+TRIAGE_FILES := $(shell find training/triage -name '*.yml' 2>/dev/null) aftercare/triage/classifier.py aftercare/triage/normalise.py
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
@@ -15,11 +17,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test install train validate stories evaluate bench chat nurse enrol clean
 
 ## run: set up, train if the data changed, and start the assistant on 127.0.0.1 (Ctrl-C stops it)
-run: $(MODEL)
+run: $(MODEL) $(CLASSIFIER)
 	$(BIN)/python -m aftercare.stack
 
 ## test: set up, train if needed, and run the whole test suite
-test: $(MODEL) $(CHROMIUM)
+test: $(MODEL) $(CLASSIFIER) $(CHROMIUM)
 	$(BIN)/python -m aftercare.check_protocol
 	$(BIN)/rasa data validate --fail-on-warnings --data data -d domain.yml -c config.yml > var/validate.log 2>&1 || (cat var/validate.log; exit 1)
 	$(BIN)/python -m pytest
@@ -41,8 +43,10 @@ $(INSTALLED): requirements/lock.txt
 	@mkdir -p var
 	touch $@
 
-## train: train the model when the training data or config changed
-train: $(MODEL)
+## train: train the models when their training data or config changed
+train: $(MODEL) $(CLASSIFIER)
+$(CLASSIFIER): $(INSTALLED) $(TRIAGE_FILES)
+	$(BIN)/python -m aftercare.triage.classifier training/triage $@
 $(MODEL): $(INSTALLED) $(TRAINING_FILES)
 	@mkdir -p var
 	$(BIN)/rasa train --fixed-model-name aftercare --out models > var/train.log 2>&1 || (tail -40 var/train.log; exit 1)
@@ -61,7 +65,7 @@ stories: $(MODEL)
 	$(BIN)/python scripts/check_stories.py var/story-results
 
 ## evaluate: start the servers, play eval/cases.yml through the REST channel, print the confusion matrix
-evaluate: $(MODEL)
+evaluate: $(MODEL) $(CLASSIFIER)
 	rm -rf var/evaluate
 	$(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate \
 	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --json var/evaluate/evaluation.json
@@ -77,7 +81,7 @@ enrol: $(INSTALLED)
 	$(BIN)/python -m aftercare.sms.enrol "$(PHONE)" --procedure-date "$(DATE)"
 
 ## bench: speed, load and memory of this configuration against Rasa's default one (prints a table; ~15 min)
-bench: $(MODEL)
+bench: $(MODEL) $(CLASSIFIER)
 	$(BIN)/python scripts/bench.py --json var/bench/bench.json
 
 ## chat: talk to a running assistant (make run) in this terminal

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from aftercare.triage.classifier import RedFlagClassifier
 from aftercare.triage.dialogue import Dialogue, EscalationDraft
 from aftercare.escalations import EscalationRecord, EscalationStore
 from aftercare.triage.protocol import Protocol, load_protocol
@@ -64,7 +65,8 @@ def build_services(settings: Settings | None = None) -> Services:
     settings = settings or load_settings()
     protocol = load_protocol(settings.protocol_path)
     store = EscalationStore(settings.database_url, journal_path=settings.journal_path)
-    return Services(settings, protocol, Dialogue(protocol), store)
+    classifier = RedFlagClassifier.load(settings.classifier_path) if protocol.classifier is not None else None
+    return Services(settings, protocol, Dialogue(protocol, classifier), store)
 
 
 @lru_cache(maxsize=1)

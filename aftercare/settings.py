@@ -30,6 +30,8 @@ class Settings:
     care_team_contact: str = "the phone number on your appointment letter"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_api_token: str = ""
+    classifier_path: Path = ROOT / "models" / "redflag.joblib"
+    fixed_today: date | None = None  # evaluation and tests only: the clinic's date, instead of the clock
 
     @property
     def sms_enabled(self) -> bool:
@@ -38,6 +40,8 @@ class Settings:
 
     def today(self) -> date:
         """Today's date in the clinic's time zone (day counts are clinic days)."""
+        if self.fixed_today is not None:
+            return self.fixed_today
         return datetime.now(ZoneInfo(self.clinic_timezone)).date()
 
 
@@ -80,4 +84,6 @@ def load_settings() -> Settings:
         care_team_contact=os.environ.get("AFTERCARE_CARE_TEAM_CONTACT", "the phone number on your appointment letter"),
         rasa_url=os.environ.get("AFTERCARE_RASA_URL", "http://127.0.0.1:5005"),
         rasa_api_token=os.environ.get("AFTERCARE_RASA_API_TOKEN", ""),
+        classifier_path=Path(os.environ.get("AFTERCARE_CLASSIFIER", ROOT / "models" / "redflag.joblib")),
+        fixed_today=date.fromisoformat(os.environ["AFTERCARE_FIXED_TODAY"]) if os.environ.get("AFTERCARE_FIXED_TODAY") else None,
     )

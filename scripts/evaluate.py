@@ -214,6 +214,17 @@ def parse_cases(data: Any) -> list[Case]:
     return cases
 
 
+def case_file_today(path: Path) -> Any:
+    """The fixed 'today' a cases file is written for (its top-level `today`), or None."""
+    from datetime import date
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    value = data.get("today") if isinstance(data, dict) else None
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value) if value else date.today()
+
+
 def load_cases(path: Path) -> list[Case]:
     """Read and validate a cases file."""
     try:
@@ -280,6 +291,29 @@ def play_case(session: requests.Session, url: str, case: Case, timeout: float) -
 # ----------------------------------------------------------------------------- reporting
 
 
+def play_case_offline(dialogue: Any, case: Case, today: Any) -> Result:
+    """Play a case through the engine and dialogue in this process (no servers, no classifier intent)."""
+    result = Result(case=case)
+    state: Any = None
+    current = "information"
+    final_reason: str | None = None
+    payload: dict[str, Any] = {}
+    for text in case.turns:
+        start = time.perf_counter()
+        reply = dialogue.respond(text, state, today=today)
+        result.latencies_ms.append((time.perf_counter() - start) * 1000)
+        state, payload = reply.state, reply.payload
+        if rank(payload["disposition"]) > rank(current):
+            current = payload["disposition"]
+        if payload["disposition"] == current:
+            final_reason = payload.get("reason") or final_reason
+    result.got = current
+    result.reason = final_reason
+    result.question = payload.get("question")
+    result.last_reason = payload.get("reason")
+    return result
+
+
 def case_row(r: Result) -> dict[str, Any]:
     """A JSON-friendly description of one case's outcome."""
     return {
@@ -330,6 +364,23 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
     }
 
 
+def level_report(summary: dict[str, Any]) -> str:
+    """Recall per expected level and over-triage rates, from the confusion matrix."""
+    m = summary["confusion_matrix"]
+    lines = ["recall (at least as urgent as expected):"]
+    for e in DISPOSITIONS:
+        total = sum(m[e].values())
+        ok = sum(n for g, n in m[e].items() if rank(g) >= rank(e))
+        lines.append(f"  {e:<15} {ok}/{total}" + (f" = {ok / total:.1%}" if total else ""))
+    for e in ("self_care", "information"):
+        total = sum(m[e].values())
+        over = sum(n for g, n in m[e].items() if rank(g) > rank(e))
+        escal = sum(n for g, n in m[e].items() if rank(g) >= rank("call_physician"))
+        if total:
+            lines.append(f"over-triage on {e}: {over}/{total} = {over / total:.1%} (escalated to a nurse: {escal})")
+    return "\n".join(lines)
+
+
 def exit_code(summary: dict[str, Any]) -> int:
     """2 if any case errored, else 1 if any case was under-triaged, else 0."""
     if summary["counts"]["errors"]:
@@ -367,8 +418,8 @@ def _print_rows(title: str, rows: list[dict[str, Any]], with_question: bool = Fa
         print(f"      reason: {row['reason']}")
 
 
-def print_report(summary: dict[str, Any]) -> None:
-    """Print the human-readable report."""
+def print_report(summary: dict[str, Any], *, quiet: bool = False) -> None:
+    """Print the human-readable report (figures only when quiet)."""
     c = summary["counts"]
     print(f"cases {c['cases']}  turns {c['turns']}  played {c['played']}  errors {c['errors']}")
     print("expected: " + ", ".join(f"{k} {v}" for k, v in c["by_expected"].items()))
@@ -376,10 +427,12 @@ def print_report(summary: dict[str, Any]) -> None:
           f"question mismatches {c['question_mismatches']}  reason mismatches {c['reason_mismatches']}")
     print("\nconfusion matrix (rows expected, columns got)")
     print(format_matrix(summary["confusion_matrix"]))
-    _print_rows("UNDER-TRIAGED", summary["under_triaged"])
-    _print_rows("over-triaged", summary["over_triaged"])
-    _print_rows("question mismatches", summary["question_mismatches"], with_question=True)
-    _print_rows("reason mismatches", summary["reason_mismatches"])
+    print(level_report(summary))
+    if not quiet:
+        _print_rows("UNDER-TRIAGED", summary["under_triaged"])
+        _print_rows("over-triaged", summary["over_triaged"])
+        _print_rows("question mismatches", summary["question_mismatches"], with_question=True)
+        _print_rows("reason mismatches", summary["reason_mismatches"])
     if summary["errors"]:
         print(f"\nERRORS ({len(summary['errors'])})")
         for row in summary["errors"]:
@@ -403,6 +456,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--cases", default=DEFAULT_CASES, type=Path, help=f"cases file (default {DEFAULT_CASES})")
     ap.add_argument("--json", dest="json_out", type=Path, help="also write the figures as JSON to this file")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    ap.add_argument("--engine", action="store_true",
+                    help="play through the triage engine in this process instead of the REST channel (no servers)")
+    ap.add_argument("--model", type=Path, help="with --engine: the red-flag classifier to use (default: none)")
+    ap.add_argument("--quiet", action="store_true", help="print the figures only, not the cases")
     return ap.parse_args(argv)
 
 
@@ -415,11 +472,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     results: list[Result] = []
-    with requests.Session() as session:
-        for case in cases:
-            results.append(play_case(session, args.url, case, args.timeout))
+    if args.engine:
+        from aftercare.triage.dialogue import Dialogue
+        from aftercare.triage.protocol import load_protocol
+
+        from aftercare.triage.classifier import RedFlagClassifier
+
+        root = Path(__file__).resolve().parent.parent
+        classifier = RedFlagClassifier.load(args.model) if args.model else None
+        dialogue = Dialogue(load_protocol(root / "protocols" / "ductogram.yml"), classifier)
+        today = case_file_today(args.cases)
+        results = [play_case_offline(dialogue, case, today) for case in cases]
+    else:
+        with requests.Session() as session:
+            for case in cases:
+                results.append(play_case(session, args.url, case, args.timeout))
     summary = summarise(results)
-    print_report(summary)
+    print_report(summary, quiet=args.quiet)
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return exit_code(summary)

@@ -14,6 +14,7 @@ from typing import Any
 from aftercare.triage.protocol import ESCALATING, Protocol, rank
 from aftercare.triage.terms import is_known_word
 from aftercare.triage.text import fold, has_letters
+from aftercare.triage.classifier import RedFlagClassifier
 from aftercare.triage.engine import Assessment, ConversationState, Finding, TriageEngine
 
 INFO_PREFIX = "ask_"
@@ -77,9 +78,9 @@ def looks_english(text: str) -> bool:
 class Dialogue:
     """Builds replies from the engine's assessment and the protocol's wording."""
 
-    def __init__(self, protocol: Protocol) -> None:
+    def __init__(self, protocol: Protocol, classifier: RedFlagClassifier | None = None) -> None:
         self.protocol = protocol
-        self.engine = TriageEngine(protocol)
+        self.engine = TriageEngine(protocol, classifier)
 
     def respond(
         self,

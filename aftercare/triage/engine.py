@@ -14,6 +14,8 @@ from datetime import date
 from typing import Any
 
 from aftercare.triage import days as day_parser
+from aftercare.triage.classifier import RedFlagClassifier
+from aftercare.triage.normalise import normalise
 from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
 from aftercare.triage.temperature import Reading, find_readings
 from aftercare.triage.terms import TermMatcher
@@ -117,8 +119,9 @@ class Assessment:
 class TriageEngine:
     """Applies one protocol; build once per process and reuse."""
 
-    def __init__(self, protocol: Protocol) -> None:
+    def __init__(self, protocol: Protocol, classifier: RedFlagClassifier | None = None) -> None:
         self.protocol = protocol
+        self.classifier = classifier if protocol.classifier is not None else None
         self.matcher = TermMatcher(
             {spec.id: list(spec.terms) for spec in protocol.findings},
             {spec.id: list(spec.exclude) for spec in protocol.findings if spec.exclude},
@@ -137,6 +140,7 @@ class TriageEngine:
         state = ConversationState.from_dict((state or ConversationState()).to_dict())
         p = self.protocol
         t = p.thresholds
+        message = normalise(message)
         sents = sentences(message)
         matches = {
             spec.id: self.matcher.find(spec.id, sents, emergency=spec.disposition == "emergency")
@@ -272,6 +276,11 @@ class TriageEngine:
         if "increased_discharge" in found and not found & {"bloody_discharge", "infection_signs"}:
             findings.append(Finding("increased_discharge", "self_care", p.finding("increased_discharge").reason, "increased_discharge"))
 
+        # --- the learned detector: may raise the level, whatever the rules found, never lower it
+        learned = self._classifier_finding(message)
+        if learned is not None and rank(learned.disposition) > rank(most_urgent(*(f.disposition for f in findings))):
+            findings.append(learned)
+
         # --- combine
         disposition = most_urgent(*(f.disposition for f in findings))
         if rank(disposition) >= rank("call_physician"):
@@ -297,6 +306,21 @@ class TriageEngine:
             findings, disposition, state.disposition, question, question_values, new, state,
             hypothetical=hypothetical, negated=negated, answered_no=answered_no,
         )
+
+    def _classifier_finding(self, message: str) -> Finding | None:
+        """The classifier's level for the whole message, as a finding, when it is an escalating one."""
+        settings = self.protocol.classifier
+        if self.classifier is None or settings is None:
+            return None
+        probability = self.classifier.probabilities(message, normalised=True)
+        emergency = probability.get("emergency", 0.0)
+        if emergency >= settings.emergency_at:
+            level = "emergency"
+        elif emergency + probability.get("call_physician", 0.0) >= settings.call_physician_at:
+            level = "call_physician"
+        else:
+            return None
+        return Finding(f"classifier_{level}", level, settings.reasons[level])
 
     def _temperature_finding(self, reading: Reading) -> Finding:
         threshold = self.protocol.thresholds.fever_over_f

@@ -94,6 +94,15 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class ClassifierSettings:
+    """When the learned red-flag detector raises a message's level, and what the patient is told why."""
+
+    emergency_at: float  # probability of `emergency` from which the message is an emergency
+    call_physician_at: float  # probability of `emergency` + `call_physician` from which to call
+    reasons: Mapping[str, str]  # by disposition
+
+
+@dataclass(frozen=True)
 class Followup:
     """The text-message check-in schedule and its wording."""
 
@@ -127,6 +136,7 @@ class Protocol:
     conversation: Mapping[str, str]
     followup: Followup | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    classifier: ClassifierSettings | None = None
 
     def finding(self, finding_id: str) -> FindingSpec:
         """The finding with this id (KeyError if there is none)."""
@@ -313,6 +323,7 @@ def load_protocol(path: str | Path) -> Protocol:
                 raise reader.fail(f"findings ({spec.id}).terms", f"{term!r}: {exc}") from None
 
     followup = _followup(reader, data["followup"]) if "followup" in data else None
+    classifier = _classifier(reader, data["classifier"]) if "classifier" in data else None
 
     return Protocol(
         id=reader.text(meta, "id", "protocol"),
@@ -329,6 +340,21 @@ def load_protocol(path: str | Path) -> Protocol:
         conversation=reader.texts(data, CONVERSATION, "conversation"),
         followup=followup,
         sources={str(k): str(v) for k, v in dict(meta.get("sources") or {}).items()},
+        classifier=classifier,
+    )
+
+
+def _classifier(reader: _Reader, raw: object) -> ClassifierSettings:
+    data = reader.mapping(raw, "classifier")
+    values = {}
+    for name in ("emergency_at", "call_physician_at"):
+        value = reader.number(data, name, "classifier")
+        if not 0 < value <= 1:
+            raise reader.fail(f"classifier.{name}", f"expected a probability between 0 and 1, got {value!r}")
+        values[name] = value
+    reasons = reader.mapping(reader.get(data, "reasons", "classifier"), "classifier.reasons")
+    return ClassifierSettings(
+        reasons={name: reader.text(reasons, name, "classifier.reasons") for name in sorted(ESCALATING)}, **values
     )
 
 

@@ -1,0 +1,96 @@
+"""Fold what patients type into plain text that every detector reads the same way.
+
+- invisible characters (zero-width spaces and joiners, soft hyphens, direction marks) are removed;
+- letters from other alphabets that look like Latin ones ("сhеst" with Cyrillic letters) become Latin
+  (``confusable-homoglyphs`` data), before anything else reads the word;
+- accents, full-width forms and emoji become ASCII (``anyascii``): "día" -> "dia", "🤒" -> "thermometer face";
+- stretched letters are squeezed ("sooo swolllen" -> "soo swollen"; the term matcher's typo tolerance
+  and the classifier's character n-grams handle the rest);
+- numbers written in words become digits, in English and Spanish (``text2num``): "a hundred and one
+  point four" -> "101.4", "treinta y nueve" -> "39"; "one oh two" -> "102".
+
+All steps are linear in the length of the message.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from anyascii import anyascii
+from confusable_homoglyphs import confusables
+from text_to_num import alpha2digit
+
+_INVISIBLE_CATEGORIES = frozenset({"Cf"})  # format characters: ZWSP, ZWJ, soft hyphen, LRM, BOM ...
+_STRETCHED = re.compile(r"([a-z])\1{2,}")
+_EMOJI_NAME = re.compile(r":([a-z0-9_+-]+):")
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+                "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+# "one oh two", "one zero one point five": temperatures read digit by digit.
+_DIGIT_RUN = re.compile(
+    r"\b(one)\s+(oh|o|zero)\s+(zero|oh|o|one|two|three|four|five|six|seven|eight|nine)\b"
+    r"(?:\s+point\s+(zero|one|two|three|four|five|six|seven|eight|nine))?"
+)
+_SPANISH_HINTS = re.compile(
+    r"\b(tengo|tiene|me|mi|estoy|esta|dolor|fiebre|hace|dias|desde|pecho|seno|puedo|respirar|ayuda|"
+    r"hinchad[oa]|sangre|que|por|muy|pero|con|el|la|los|las|una|ella|el)\b"
+)
+
+
+@lru_cache(maxsize=4096)
+def _latin_lookalike(ch: str) -> str:
+    """The Latin letter a non-Latin letter is confused with, or the letter itself."""
+    found = confusables.is_confusable(ch, preferred_aliases=["latin"], greedy=True)
+    if found:
+        for homoglyph in found[0]["homoglyphs"]:
+            c = homoglyph["c"]
+            if len(c) == 1 and c.isascii() and c.isalpha():
+                return c
+    return ch
+
+
+def fold_characters(text: str) -> str:
+    """Remove invisible characters, turn look-alike letters into Latin ones, then everything into ASCII."""
+    out: list[str] = []
+    for ch in text:
+        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
+            continue
+        if ch.isalpha() and not ch.isascii() and unicodedata.name(ch, "").split(" ")[0] in ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"):
+            ch = _latin_lookalike(ch)
+        out.append(ch)
+    ascii_text = anyascii("".join(out).replace("º", "°").replace("˚", "°").replace("°", " deg "))
+    return _EMOJI_NAME.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", ascii_text)
+
+
+def squeeze(text: str) -> str:
+    """Three or more of the same letter become two ("sooo" -> "soo")."""
+    return _STRETCHED.sub(r"\1\1", text)
+
+
+def numbers_to_digits(text: str, language: str = "en") -> str:
+    """Numbers in words become digits ("a hundred and one point four" -> "a 101.4")."""
+    text = _DIGIT_RUN.sub(_digit_run, text)
+    try:
+        return alpha2digit(text, language)
+    except Exception:  # text2num raises on a few odd inputs; digits in words then stay words
+        return text
+
+
+def _digit_run(m: re.Match[str]) -> str:
+    digits = "".join(_DIGIT_WORDS[w] for w in m.groups()[:3])
+    return digits + ("." + _DIGIT_WORDS[m.group(4)] if m.group(4) else "")
+
+
+def guess_language(folded: str) -> str:
+    """'es' when the message reads as Spanish, else 'en' (only the two languages the clinic serves)."""
+    words = re.findall(r"[a-z]+", folded)
+    if not words:
+        return "en"
+    hits = len(_SPANISH_HINTS.findall(folded))
+    return "es" if hits >= max(2, len(words) * 0.2) else "en"
+
+
+def normalise(text: str) -> str:
+    """The message as every detector reads it: ASCII, lower case, squeezed, numbers as digits."""
+    folded = squeeze(fold_characters(text).lower())
+    return numbers_to_digits(folded, guess_language(folded))
