@@ -158,6 +158,7 @@ class Dialogue:
         if a.disposition in ESCALATING:
             reasons = _unique(f.reason for f in a.findings if f.disposition == a.disposition)
             texts.append(p.dispositions[a.disposition]["message"].format(reasons="; ".join(reasons)))
+            texts.extend(_unique(p.advice[f.advice] for f in a.findings if f.advice and f.disposition == a.disposition))
         else:
             for finding in a.findings:
                 if finding.advice:
@@ -186,7 +187,8 @@ class Dialogue:
         if not looks_english(text):
             return self._plain([p.conversation["not_english"]], state, topic="not_english")
         symptom_intent = bool(intent and intent.startswith("report_"))
-        if symptom_intent or (state.symptom_context and intent in (None, "nlu_fallback")):
+        reads_as_nothing = a.learned.get("none", 0.0) >= 0.5  # the learned detector: no symptom here
+        if symptom_intent or (state.symptom_context and intent in (None, "nlu_fallback") and not reads_as_nothing):
             # Something that may be a symptom and that we could not read: escalate, do not reassure.
             finding = Finding("unclear_symptom", "call_physician", "a symptom the assistant could not assess")
             if finding.id not in state.escalated:

@@ -109,6 +109,7 @@ class Assessment:
     hypothetical: list[str] = field(default_factory=list)  # findings only asked about ("what if ...?")
     answered_no: bool = False  # "no" to the check-in's bloody discharge question
     negated: list[str] = field(default_factory=list)  # findings the patient said they do not have
+    learned: dict[str, float] = field(default_factory=dict)  # the classifier's probability of each level
 
     @property
     def reasons(self) -> list[str]:
@@ -179,7 +180,7 @@ class TriageEngine:
 
         def fixed(fid: str) -> None:
             spec = p.finding(fid)
-            findings.append(Finding(fid, spec.disposition, spec.reason))
+            findings.append(Finding(fid, spec.disposition, spec.reason, spec.advice))
 
         for spec in p.findings:
             if spec.id in found and spec.rule == "fixed" and spec.disposition in ESCALATING:
@@ -277,7 +278,8 @@ class TriageEngine:
             findings.append(Finding("increased_discharge", "self_care", p.finding("increased_discharge").reason, "increased_discharge"))
 
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
-        learned = self._classifier_finding(message)
+        probability = self.classifier.probabilities(message, normalised=True) if self.classifier else {}
+        learned = self._classifier_finding(probability)
         if learned is not None and rank(learned.disposition) > rank(most_urgent(*(f.disposition for f in findings))):
             findings.append(learned)
 
@@ -304,15 +306,14 @@ class TriageEngine:
         state.disposition = most_urgent(state.disposition, disposition)
         return Assessment(
             findings, disposition, state.disposition, question, question_values, new, state,
-            hypothetical=hypothetical, negated=negated, answered_no=answered_no,
+            hypothetical=hypothetical, negated=negated, answered_no=answered_no, learned=probability,
         )
 
-    def _classifier_finding(self, message: str) -> Finding | None:
+    def _classifier_finding(self, probability: dict[str, float]) -> Finding | None:
         """The classifier's level for the whole message, as a finding, when it is an escalating one."""
         settings = self.protocol.classifier
-        if self.classifier is None or settings is None:
+        if not probability or settings is None:
             return None
-        probability = self.classifier.probabilities(message, normalised=True)
         emergency = probability.get("emergency", 0.0)
         if emergency >= settings.emergency_at:
             level = "emergency"

@@ -23,6 +23,9 @@ from text_to_num import alpha2digit
 
 _INVISIBLE_CATEGORIES = frozenset({"Cf"})  # format characters: ZWSP, ZWJ, soft hyphen, LRM, BOM ...
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
+_SPACED = re.compile(r"(?<![a-z])((?:[a-z] ){2,}[a-z])(?![a-z])")  # "c h e s t" -> "chest"
+_SPACED_SHORT = re.compile(r"(?<![a-z])([a-z] [a-z])(?![a-z])")  # "i s", once a message is typed so
+_O_FOR_ZERO = re.compile(r"(?<=\d)o(?=[\d.,])|(?<=\d[.,])o\b|(?<=\d)o(?=\d)")  # "1o1.5" -> "101.5"
 _EMOJI_NAME = re.compile(r":([a-z0-9_+-]+):")
 _DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
                 "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
@@ -63,7 +66,12 @@ def fold_characters(text: str) -> str:
 
 
 def squeeze(text: str) -> str:
-    """Three or more of the same letter become two ("sooo" -> "soo")."""
+    """Three or more of the same letter become two ("sooo" -> "soo"); letters typed one by one with
+    spaces between them become a word ("c h e s t" -> "chest"); a letter O between digits is a zero."""
+    if _SPACED.search(text):
+        text = _SPACED.sub(lambda m: m.group(1).replace(" ", ""), text)
+        text = _SPACED_SHORT.sub(lambda m: m.group(1).replace(" ", ""), text)
+    text = _O_FOR_ZERO.sub("0", text)
     return _STRETCHED.sub(r"\1\1", text)
 
 

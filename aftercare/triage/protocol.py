@@ -79,6 +79,7 @@ class FindingSpec:
     source: str = ""
     watch_for: str = ""  # how to name it when a patient asks "what if ...?"; defaults to the reason
     exclude: tuple[str, ...] = ()  # terms whose words never count for this finding
+    advice: str | None = None  # key of an advice text said with the disposition (e.g. the 988 lifeline)
 
 
 @dataclass(frozen=True)
@@ -256,47 +257,11 @@ def load_protocol(path: str | Path) -> Protocol:
         if name not in dispositions:
             raise reader.fail(f"dispositions.{name}", "missing key")
 
-    findings_raw = reader.get(data, "findings", "")
-    if not isinstance(findings_raw, list) or not findings_raw:
-        raise reader.fail("findings", "expected a non-empty list")
-    findings: list[FindingSpec] = []
-    seen: set[str] = set()
-    for index, item in enumerate(findings_raw):
-        key = f"findings[{index}]"
-        item = reader.mapping(item, key)
-        fid = reader.text(item, "id", key)
-        key = f"findings[{index}] ({fid})"
-        if fid in seen:
-            raise reader.fail(key, "duplicate id")
-        seen.add(fid)
-        disposition = reader.text(item, "disposition", key)
-        if disposition not in DISPOSITIONS:
-            raise reader.fail(f"{key}.disposition", f"unknown disposition {disposition!r} (known: {', '.join(DISPOSITIONS)})")
-        rule = item.get("rule", "fixed")
-        if rule not in RULES:
-            raise reader.fail(f"{key}.rule", f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
-        terms = reader.get(item, "terms", key)
-        if not isinstance(terms, list) or not terms or not all(isinstance(x, str) and x.strip() for x in terms):
-            raise reader.fail(f"{key}.terms", "expected a non-empty list of texts")
-        intent = item.get("intent")
-        if intent is not None and not isinstance(intent, str):
-            raise reader.fail(f"{key}.intent", "expected an intent name")
-        exclude = item.get("exclude", [])
-        if not isinstance(exclude, list) or not all(isinstance(x, str) and x.strip() for x in exclude):
-            raise reader.fail(f"{key}.exclude", "expected a list of texts")
-        findings.append(
-            FindingSpec(
-                id=fid,
-                disposition=disposition,
-                reason=reader.text(item, "reason", key),
-                terms=tuple(x.strip() for x in terms),
-                rule=rule,
-                intent=intent,
-                source=str(item.get("source", "")),
-                watch_for=str(item.get("watch_for") or item["reason"]).strip(),
-                exclude=tuple(x.strip() for x in exclude),
-            )
-        )
+    findings = _findings(reader, reader.get(data, "findings", ""), "findings")
+    general_advice: dict[str, str] = {}
+    if "general_emergencies" in data:
+        findings, general_advice = _with_general_emergencies(reader, data["general_emergencies"], findings)
+    seen = {f.id for f in findings}
     for required, rule in (("fever", "temperature"), ("bloody_discharge", "bloody_discharge"), ("pain", "pain")):
         if required not in seen:
             raise reader.fail(f"findings ({required})", "missing finding")
@@ -315,7 +280,10 @@ def load_protocol(path: str | Path) -> Protocol:
     # Imported here to keep the loader free of a module cycle; compiling the terms checks their syntax.
     from aftercare.triage.terms import TermSyntaxError, compile_term
 
+    advice_keys = set(general_advice) | set(reader.mapping(reader.get(data, "advice", ""), "advice"))
     for spec in findings:
+        if spec.advice is not None and spec.advice not in advice_keys:
+            raise reader.fail(f"findings ({spec.id}).advice", f"no advice text {spec.advice!r}")
         for term in spec.terms + spec.exclude:
             try:
                 compile_term(term)
@@ -334,7 +302,7 @@ def load_protocol(path: str | Path) -> Protocol:
         thresholds=thresholds,
         dispositions=dispositions,
         findings=tuple(findings),
-        advice=reader.texts(data, ADVICE, "advice"),
+        advice={**general_advice, **reader.texts(data, ADVICE, "advice")},
         questions=reader.texts(data, QUESTIONS, "questions"),
         information=information,
         conversation=reader.texts(data, CONVERSATION, "conversation"),
@@ -356,6 +324,84 @@ def _classifier(reader: _Reader, raw: object) -> ClassifierSettings:
     return ClassifierSettings(
         reasons={name: reader.text(reasons, name, "classifier.reasons") for name in sorted(ESCALATING)}, **values
     )
+
+
+def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
+    """Validate a list of findings."""
+    if not isinstance(raw, list) or not raw:
+        raise reader.fail(where, "expected a non-empty list")
+    findings: list[FindingSpec] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        key = f"{where}[{index}]"
+        item = reader.mapping(item, key)
+        fid = reader.text(item, "id", key)
+        key = f"{where}[{index}] ({fid})"
+        if fid in seen:
+            raise reader.fail(key, "duplicate id")
+        seen.add(fid)
+        disposition = reader.text(item, "disposition", key)
+        if disposition not in DISPOSITIONS:
+            raise reader.fail(f"{key}.disposition", f"unknown disposition {disposition!r} (known: {', '.join(DISPOSITIONS)})")
+        rule = item.get("rule", "fixed")
+        if rule not in RULES:
+            raise reader.fail(f"{key}.rule", f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
+        terms = reader.get(item, "terms", key)
+        if not isinstance(terms, list) or not terms or not all(isinstance(x, str) and x.strip() for x in terms):
+            raise reader.fail(f"{key}.terms", "expected a non-empty list of texts")
+        intent = item.get("intent")
+        if intent is not None and not isinstance(intent, str):
+            raise reader.fail(f"{key}.intent", "expected an intent name")
+        exclude = item.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(x, str) and x.strip() for x in exclude):
+            raise reader.fail(f"{key}.exclude", "expected a list of texts")
+        advice = item.get("advice")
+        if advice is not None and not isinstance(advice, str):
+            raise reader.fail(f"{key}.advice", "expected the name of an advice text")
+        findings.append(
+            FindingSpec(
+                id=fid,
+                disposition=disposition,
+                reason=reader.text(item, "reason", key),
+                terms=tuple(x.strip() for x in terms),
+                rule=rule,
+                intent=intent,
+                source=str(item.get("source", "")),
+                watch_for=str(item.get("watch_for") or item["reason"]).strip(),
+                exclude=tuple(x.strip() for x in exclude),
+                advice=advice,
+            )
+        )
+    return findings
+
+
+def _with_general_emergencies(
+    reader: _Reader, name: object, findings: list[FindingSpec]
+) -> tuple[list[FindingSpec], dict[str, str]]:
+    """Add the general emergency net (a file beside the protocol) to the protocol's findings."""
+    if not isinstance(name, str) or not name.strip():
+        raise reader.fail("general_emergencies", "expected a file name")
+    path = Path(reader.path).parent / name
+    net = _Reader(str(path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise reader.fail("general_emergencies", f"file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ProtocolError(f"{path}: not valid YAML: {exc}") from None
+    data = net.mapping(raw, "(top level)")
+    general = _findings(net, net.get(data, "findings", ""), "findings")
+    ids = {f.id for f in findings}
+    for spec in general:
+        if spec.disposition != "emergency":
+            raise net.fail(f"findings ({spec.id}).disposition", "the general net holds emergencies only")
+        if spec.id in ids:
+            raise net.fail(f"findings ({spec.id})", f"id also used in {reader.path}")
+    advice = {str(k): net.text(data["advice"], k, "advice") for k in net.mapping(data.get("advice", {}), "advice")}
+    # Emergencies first, so the net's findings sit with the procedure's own emergencies.
+    first = [f for f in findings if f.disposition == "emergency"]
+    rest = [f for f in findings if f.disposition != "emergency"]
+    return first + general + rest, advice
 
 
 def _clock(reader: _Reader, value: object, key: str) -> time:
