@@ -26,35 +26,49 @@ _COUNT_WORDS = {
 }
 # Abbreviations that are also everyday words ("sat", "sun", "wed", "mon") are left out.
 _WEEKDAYS = {
-    "monday": 0, "tuesday": 1, "tues": 1, "wednesday": 2, "weds": 2, "thursday": 3,
-    "thurs": 3, "friday": 4, "fri": 4, "saturday": 5, "sunday": 6,
+    "monday": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "weds": 2, "thursday": 3,
+    "thurs": 3, "thur": 3, "thu": 3, "friday": 4, "fri": 4, "saturday": 5, "sunday": 6,
+    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
 }
+# Abbreviations that are everyday words count only after a word that makes them a day ("on sat").
+_SHORT_WEEKDAYS = {"mon": 0, "wed": 2, "sat": 5, "sun": 6}
 _COUNT = rf"(?P<n>\d{{1,2}}|{'|'.join(_COUNT_WORDS)})(?:\s+of)?"
-_UNIT = r"(?P<unit>days?|weeks?|wks?)"
+_UNIT = r"(?P<unit>days?|weeks?|wks?|dias?|semanas?)"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("day_before_yesterday", re.compile(r"\bday before yesterday\b")),
-    ("yesterday", re.compile(r"\b(?:yesterdays?|yday|last night)\b")),
-    ("today", re.compile(r"\b(?:today|this morning|this afternoon|earlier today|tonight)\b")),
+    ("day_before_yesterday", re.compile(r"\b(?:day before yesterday|antier|anteayer|antes de ayer)\b")),
+    ("yesterday", re.compile(r"\b(?:yesterdays?|yday|last night|ayer|anoche)\b")),
+    ("today", re.compile(r"\b(?:today|this morning|this afternoon|earlier today|tonight|hoy|esta manana)\b")),
     ("ago", re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+ago\b")),
+    ("ago", re.compile(rf"\bhace\s+(?:como\s+|unos\s+|unas\s+)?{_COUNT}\s+{_UNIT}\b")),
+    ("weekend_before_last", re.compile(r"\bweekend before last\b")),
+    ("last_weekend", re.compile(r"\b(?:last|this past|past) weekend\b|\bel fin de semana(?: pasado)?\b")),
     # "2 days after the ductogram", "3 days post procedure": dates the procedure when it is named.
     ("after", re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+(?:after|since|post|out from|from)\b")),
-    ("last_week", re.compile(r"\blast week\b")),
-    ("day_n", re.compile(r"\bday\s+(?P<n>\d{1,2})\b")),
-    ("since_weekday", re.compile(rf"\bsince\s+(?:last\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b")),
+    ("last_week", re.compile(r"\blast week\b|\bla semana pasada\b")),
+    ("day_n", re.compile(r"\b(?:day|dia)\s+(?P<n>\d{1,2})\b")),
+    ("since_weekday", re.compile(
+        rf"\b(?:since|desde el|desde)\s+(?:last\s+)?(?P<wd>{'|'.join(_WEEKDAYS)}|{'|'.join(_SHORT_WEEKDAYS)})\b")),
     ("weekday", re.compile(rf"\b(?P<last>last\s+|this past\s+|past\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b")),
+    ("weekday", re.compile(rf"\b(?:on|last|was|past|el)\s+(?P<wd>{'|'.join(_SHORT_WEEKDAYS)})\b")),
     ("duration", re.compile(rf"\b{_COUNT}\s+{_UNIT}\b")),
     ("date", re.compile(
         r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b"
         r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b"
         r"|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"
         r"|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b"
+        r"|\b\d{1,2}\s+de\s+(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)\b"
     )),
 ]
 _PROCEDURE_WORDS = re.compile(
     r"\b(?:procedure|ductogram|galactogram|ductagram|ductogr\w*|test|exam|scan|appointment|"
     r"imaging|x ?rays?|mammogram|injection|dye|contrast|had it done|it done|was done|i had it|"
-    r"had it|got it done)\b"
+    r"had it|got it done|procedimiento|estudio|ductograma|galactograma|examen|prueba|cita|me lo hicieron|"
+    r"me hicieron|me la hicieron)\b"
 )
+# A "today" in a sentence about the procedure dates it only when the sentence says it was done then
+# ("had the test today"), not in "the procedure site is red today".
+_DONE_WORDS = re.compile(r"\b(?:had|got|did|was|done|went|tuve|fue|hicieron)\b")
+_PROCEDURE_THEN_TODAY = re.compile(_PROCEDURE_WORDS.pattern + r"(?:\s+\w+){0,2}?\s+(?:today|hoy)\b")
 
 
 @dataclass(frozen=True)
@@ -79,18 +93,24 @@ def _days_for(name: str, m: re.Match[str], today: date) -> int | None:
         return 2
     if name == "last_week":
         return 7
+    if name == "last_weekend":
+        return (today.weekday() - 5) % 7 or 7  # the Saturday before today
+    if name == "weekend_before_last":
+        return ((today.weekday() - 5) % 7 or 7) + 7
     if name in ("ago", "after", "duration"):
         n = _count(m.group("n"))
         return n * (7 if m.group("unit").startswith("w") else 1)
     if name == "day_n":
         return int(m.group("n"))
     if name in ("weekday", "since_weekday"):
-        back = (today.weekday() - _WEEKDAYS[m.group("wd")]) % 7
+        back = (today.weekday() - {**_WEEKDAYS, **_SHORT_WEEKDAYS}[m.group("wd")]) % 7
         return back or 7
+    if name == "date" and (nth := re.fullmatch(r"the\s+(\d{1,2})(?:st|nd|rd|th)", m.group(0))):
+        return _days_since_day_of_month(int(nth.group(1)), today)
     if name == "date":
         parsed = dateparser.parse(
             m.group(0),
-            languages=["en"],
+            languages=["en", "es"],
             settings={
                 "RELATIVE_BASE": datetime.combine(today, datetime.min.time()),
                 "PREFER_DATES_FROM": "past",
@@ -102,6 +122,20 @@ def _days_for(name: str, m: re.Match[str], today: date) -> int | None:
             return None
         days = (today - parsed.date()).days
         return days if 0 <= days <= 366 else None
+    return None
+
+
+def _days_since_day_of_month(day: int, today: date) -> int | None:
+    """Days since the most recent date with this day of the month ("the 12th"), this month or the last."""
+    year, month = today.year, today.month
+    for _ in range(2):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            candidate = None
+        if candidate is not None and candidate <= today:
+            return (today - candidate).days
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return None
 
 
@@ -121,7 +155,10 @@ def find_day_mentions(text: str, today: date, *, about_procedure: bool = False) 
                     continue
                 taken.append((m.start(), m.end()))
                 is_duration = name in ("duration", "since_weekday")
-                kind: Kind = "procedure" if procedure and not is_duration else "symptom"
+                dates_it = procedure and not is_duration
+                if name == "today" and not about_procedure:
+                    dates_it = dates_it and bool(_DONE_WORDS.search(sentence) or _PROCEDURE_THEN_TODAY.search(sentence))
+                kind: Kind = "procedure" if dates_it else "symptom"
                 mentions.append(DayMention(days, kind, m.group(0)))
     return mentions
 

@@ -20,10 +20,61 @@ def _finding(data: dict[str, Any], fid: str) -> dict[str, Any]:
     return next(f for f in data["findings"] if f["id"] == fid)
 
 
-def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
+def _write(tmp_path: Path, data: dict[str, Any], general: dict[str, Any] | None = None) -> Path:
     path = tmp_path / "broken-protocol.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    net = PROTOCOL.parent / "general-emergencies.yml"
+    text = net.read_text(encoding="utf-8") if general is None else yaml.safe_dump(general, allow_unicode=True)
+    (tmp_path / "general-emergencies.yml").write_text(text, encoding="utf-8")
     return path
+
+
+def _general() -> dict[str, Any]:
+    return yaml.safe_load((PROTOCOL.parent / "general-emergencies.yml").read_text(encoding="utf-8"))
+
+
+def test_general_emergency_net_is_part_of_the_protocol() -> None:
+    protocol = load_protocol(PROTOCOL)
+    ids = {f.id for f in protocol.findings}
+    assert {"stroke_signs", "seizure", "self_harm", "child_in_danger"} <= ids
+    assert protocol.finding("self_harm").advice == "crisis_line" and "988" in protocol.advice["crisis_line"]
+
+
+def test_general_emergency_net_missing_file_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, _raw())
+    (tmp_path / "general-emergencies.yml").unlink()
+    with pytest.raises(ProtocolError, match="general_emergencies: file not found"):
+        load_protocol(path)
+
+
+def test_general_emergency_net_holds_emergencies_only(tmp_path: Path) -> None:
+    general = _general()
+    general["findings"][0]["disposition"] = "call_physician"
+    path = _write(tmp_path, _raw(), general)
+    with pytest.raises(ProtocolError, match="general-emergencies.yml: findings \\(stroke_signs\\).disposition"):
+        load_protocol(path)
+
+
+def test_general_emergency_net_cannot_reuse_a_protocol_id(tmp_path: Path) -> None:
+    general = _general()
+    general["findings"][0]["id"] = "fever"
+    with pytest.raises(ProtocolError, match="id also used"):
+        load_protocol(_write(tmp_path, _raw(), general))
+
+
+def test_unknown_advice_on_a_finding_is_refused(tmp_path: Path) -> None:
+    general = _general()
+    general["findings"][0]["advice"] = "nothing_by_that_name"
+    with pytest.raises(ProtocolError, match="no advice text"):
+        load_protocol(_write(tmp_path, _raw(), general))
+
+
+@pytest.mark.parametrize("value", [0, 1.5, "high"])
+def test_classifier_thresholds_are_probabilities(tmp_path: Path, value: Any) -> None:
+    data = _raw()
+    data["classifier"]["emergency_at"] = value
+    with pytest.raises(ProtocolError, match="classifier.emergency_at"):
+        load_protocol(_write(tmp_path, data))
 
 
 # ---------------------------------------------------------------------------- the real protocol
