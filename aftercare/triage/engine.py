@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from aftercare.triage import days as day_parser
 from aftercare.triage.classifier import RedFlagClassifier
+from aftercare.triage.context import ClinicalContext
 from aftercare.triage.normalise import normalise
 from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
 from aftercare.triage.temperature import Reading, find_readings
 from aftercare.triage.terms import TermMatcher
-from aftercare.triage.text import sentences
+from aftercare.triage.text import Sentence, sentences
 
 #: Below this NLU confidence a symptom intent is not trusted on its own.
 INTENT_HINT_CONFIDENCE = 0.5
@@ -127,6 +129,7 @@ class TriageEngine:
             {spec.id: list(spec.terms) for spec in protocol.findings},
             {spec.id: list(spec.exclude) for spec in protocol.findings if spec.exclude},
         )
+        self.context = ClinicalContext.from_file(Path(protocol.context_rules)) if protocol.context_rules else None
 
     def assess(
         self,
@@ -143,19 +146,7 @@ class TriageEngine:
         t = p.thresholds
         message = normalise(message)
         sents = sentences(message)
-        matches = {
-            spec.id: self.matcher.find(spec.id, sents, emergency=spec.disposition == "emergency")
-            for spec in p.findings
-        }
-        # An emergency counts even when asked about; anything else only when reported as a fact.
-        found = {
-            spec.id for spec in p.findings
-            if matches[spec.id] and (spec.disposition == "emergency" or any(not m.hypothetical for m in matches[spec.id]))
-        }
-        if "face_throat_swelling" in found and not _BREAST_WORDS & {w for s_ in sents for w in s_.words}:
-            found.discard("breast_swelling")  # "my lips are swelling" is not breast swelling
-        hypothetical = [spec.id for spec in p.findings if matches[spec.id] and spec.id not in found]
-        negated = sorted(self._negated_mentions(sents, found | set(hypothetical)))
+        found, hypothetical, negated = self._current_findings(sents)
         answered_no = False
         if state.pending == "bloody_check":
             # The check-in asked "do you still have bloody discharge?": a bare yes or no answers it.
@@ -338,15 +329,24 @@ class TriageEngine:
             (("value", value), ("threshold", limit)),
         )
 
-    def _negated_mentions(self, sents: list, found: set[str]) -> set[str]:
-        """Findings whose words appear only negated: a classifier hint must not bring them back."""
-        from aftercare.triage.text import Sentence
-
-        stripped = [Sentence(tuple(w for w in s.words if w not in _NEGATORS), frozenset()) for s in sents]
-        return {
-            spec.id for spec in self.protocol.findings
-            if spec.id not in found and self.matcher.find(spec.id, stripped)
-        }
+    def _current_findings(self, sents: list[Sentence]) -> tuple[set[str], list[str], list[str]]:
+        """Findings reported now; findings only asked about; findings only denied (in protocol order)."""
+        matches = {spec.id: self.matcher.find(spec.id, sents) for spec in self.protocol.findings}
+        if self.context is None:
+            return {fid for fid, m in matches.items() if m}, [], []
+        mentions = self.context.classify(sents, matches)
+        found: set[str] = set()
+        hypothetical: list[str] = []
+        negated: list[str] = []
+        for spec in self.protocol.findings:
+            said = mentions[spec.id]
+            if any(m.is_current(breast_site=spec.site == "breast") for m in said):
+                found.add(spec.id)
+            elif any(m.hypothetical for m in said):
+                hypothetical.append(spec.id)
+            elif any(m.negated for m in said):
+                negated.append(spec.id)
+        return found, hypothetical, negated
 
     @staticmethod
     def _asked(state: ConversationState, question: str) -> int:
@@ -364,5 +364,3 @@ class TriageEngine:
 
 _YES = frozenset({"yes", "yeah", "yep", "yup", "y", "ya", "still", "some", "sadly", "unfortunately"})
 _NO = frozenset({"no", "nope", "nah", "n", "none", "gone", "stopped", "nothing"})
-_BREAST_WORDS = frozenset({"breast", "breasts", "nipple", "nipples", "boob", "boobs", "chest"})
-_NEGATORS = frozenset({"no", "not", "dont", "doesnt", "didnt", "isnt", "never", "without", "none", "gone", "away", "stopped"})

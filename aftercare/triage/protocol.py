@@ -80,6 +80,7 @@ class FindingSpec:
     watch_for: str = ""  # how to name it when a patient asks "what if ...?"; defaults to the reason
     exclude: tuple[str, ...] = ()  # terms whose words never count for this finding
     advice: str | None = None  # key of an advice text said with the disposition (e.g. the 988 lifeline)
+    site: str | None = None  # "breast": does not count when the patient names another part of the body
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Protocol:
     followup: Followup | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     classifier: ClassifierSettings | None = None
+    context_rules: str | None = None  # path of the clinical context rules (ConText) file
 
     def finding(self, finding_id: str) -> FindingSpec:
         """The finding with this id (KeyError if there is none)."""
@@ -292,6 +294,12 @@ def load_protocol(path: str | Path) -> Protocol:
 
     followup = _followup(reader, data["followup"]) if "followup" in data else None
     classifier = _classifier(reader, data["classifier"]) if "classifier" in data else None
+    context_rules = None
+    if "context_rules" in data:
+        name = data["context_rules"]
+        if not isinstance(name, str) or not (Path(path).parent / name).is_file():
+            raise reader.fail("context_rules", f"no such file beside the protocol: {name!r}")
+        context_rules = str(Path(path).parent / name)
 
     return Protocol(
         id=reader.text(meta, "id", "protocol"),
@@ -309,6 +317,7 @@ def load_protocol(path: str | Path) -> Protocol:
         followup=followup,
         sources={str(k): str(v) for k, v in dict(meta.get("sources") or {}).items()},
         classifier=classifier,
+        context_rules=context_rules,
     )
 
 
@@ -358,6 +367,9 @@ def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
         advice = item.get("advice")
         if advice is not None and not isinstance(advice, str):
             raise reader.fail(f"{key}.advice", "expected the name of an advice text")
+        site = item.get("site")
+        if site not in (None, "breast"):
+            raise reader.fail(f"{key}.site", f"expected 'breast' or nothing, got {site!r}")
         findings.append(
             FindingSpec(
                 id=fid,
@@ -370,6 +382,7 @@ def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
                 watch_for=str(item.get("watch_for") or item["reason"]).strip(),
                 exclude=tuple(x.strip() for x in exclude),
                 advice=advice,
+                site=site,
             )
         )
     return findings

@@ -302,7 +302,9 @@ ROWS = [
     # ================================================================ reports that contain question or doubt words
     row("what should I do if my breast gets red?", None),
     row("i can't breathe if I lie down", E, None, "trouble breathing"),
-    row("what if I can't breathe", E, None, "trouble breathing"),
+    # A question about an emergency sign is answered with when to call 911, not escalated (the blind
+    # set, written from the protocol, labels "what should I do if I can't breathe?" information).
+    row("what if I can't breathe", None, None, None),
     row("Is it normal that my breast is red?", C, None, "redness"),
     row("I think I have signs of infection", C, None, "infection"),
     row("I see signs of infection, my breast is red and warm", C, None, "redness"),

@@ -26,6 +26,8 @@ def _write(tmp_path: Path, data: dict[str, Any], general: dict[str, Any] | None 
     net = PROTOCOL.parent / "general-emergencies.yml"
     text = net.read_text(encoding="utf-8") if general is None else yaml.safe_dump(general, allow_unicode=True)
     (tmp_path / "general-emergencies.yml").write_text(text, encoding="utf-8")
+    rules = PROTOCOL.parent / "context-rules.yml"
+    (tmp_path / "context-rules.yml").write_text(rules.read_text(encoding="utf-8"), encoding="utf-8")
     return path
 
 
