@@ -23,6 +23,13 @@ _COUNT_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple": 2, "few": 3,
     "several": 3,
+    "un": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
+    "nueve": 9, "diez": 10, "unos": 3, "unas": 3, "varios": 3,
+}
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "primer": 1, "primero": 1, "segundo": 2, "tercer": 3, "tercero": 3, "cuarto": 4,
+    "quinto": 5, "sexto": 6, "septimo": 7, "octavo": 8, "noveno": 9, "decimo": 10,
 }
 # Abbreviations that are also everyday words ("sat", "sun", "wed", "mon") are left out.
 _WEEKDAYS = {
@@ -46,6 +53,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("after", re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+(?:after|since|post|out from|from)\b")),
     ("last_week", re.compile(r"\blast week\b|\bla semana pasada\b")),
     ("day_n", re.compile(r"\b(?:day|dia)\s+(?P<n>\d{1,2})\b")),
+    ("day_n", re.compile(r"\b(?P<n>\d{1,2})(?:st|nd|rd|th|o|a|º|ª)\s+(?:day|dia)\b")),
+    ("ordinal_day", re.compile(rf"\b(?P<o>{'|'.join(_ORDINALS)})\s+(?:day|dia)\b|\b(?:day|dia)\s+(?P<o2>{'|'.join(_ORDINALS)})\b")),
     ("since_weekday", re.compile(
         rf"\b(?:since|desde el|desde)\s+(?:last\s+)?(?P<wd>{'|'.join(_WEEKDAYS)}|{'|'.join(_SHORT_WEEKDAYS)})\b")),
     ("weekday", re.compile(rf"\b(?P<last>last\s+|this past\s+|past\s+)?(?P<wd>{'|'.join(_WEEKDAYS)})\b")),
@@ -99,9 +108,11 @@ def _days_for(name: str, m: re.Match[str], today: date) -> int | None:
         return ((today.weekday() - 5) % 7 or 7) + 7
     if name in ("ago", "after", "duration"):
         n = _count(m.group("n"))
-        return n * (7 if m.group("unit").startswith("w") else 1)
+        return n * (7 if m.group("unit").startswith(("w", "sem")) else 1)
     if name == "day_n":
         return int(m.group("n"))
+    if name == "ordinal_day":
+        return _ORDINALS[m.group("o") or m.group("o2")]
     if name in ("weekday", "since_weekday"):
         back = (today.weekday() - {**_WEEKDAYS, **_SHORT_WEEKDAYS}[m.group("wd")]) % 7
         return back or 7

@@ -234,8 +234,14 @@ class TriageEngine:
             since = lasted
             state.procedure_date = date.fromordinal(today.toordinal() - lasted).isoformat()
 
+        # A protocol rule that decides by a number (a reading, a day count) has decided, or is asking for
+        # that number: the learned detector may then not raise the message to call-your-physician on
+        # the same words (it may still raise it to an emergency). See _classifier_may_raise.
+        decided_by_number = bool(readings)
+
         def day_rule(fid: str, after_day: int) -> None:
-            nonlocal question
+            nonlocal question, decided_by_number
+            decided_by_number = True
             known = [d for d in (since, lasted) if d is not None]
             spec = p.finding(fid)
             if known and max(known) > after_day:
@@ -271,7 +277,7 @@ class TriageEngine:
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
         probability = self.classifier.probabilities(message, normalised=True) if self.classifier else {}
         learned = self._classifier_finding(probability)
-        if learned is not None and rank(learned.disposition) > rank(most_urgent(*(f.disposition for f in findings))):
+        if learned is not None and self._classifier_may_raise(learned, findings, decided_by_number or question is not None):
             findings.append(learned)
 
         # --- combine
@@ -299,6 +305,19 @@ class TriageEngine:
             findings, disposition, state.disposition, question, question_values, new, state,
             hypothetical=hypothetical, negated=negated, answered_no=answered_no, learned=probability,
         )
+
+    @staticmethod
+    def _classifier_may_raise(learned: Finding, findings: list[Finding], numeric_rule: bool) -> bool:
+        """Whether the learned detector's level raises this message.
+
+        It raises whenever it is above what the rules found, whatever negation or question the rules
+        saw, with one narrow exception: a call-your-physician reading does not override a rule that
+        decides by a number the protocol sets (a temperature, a day count) and that has that number or
+        is asking for it ("temp 38" is 100.4 °F, not a fever; bleeding on day 2 is expected).
+        """
+        if rank(learned.disposition) <= rank(most_urgent(*(f.disposition for f in findings))):
+            return False
+        return learned.disposition == "emergency" or not numeric_rule
 
     def _classifier_finding(self, probability: dict[str, float]) -> Finding | None:
         """The classifier's level for the whole message, as a finding, when it is an escalating one."""

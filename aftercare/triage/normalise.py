@@ -27,6 +27,7 @@ _SPACED = re.compile(r"(?<![a-z])((?:[a-z] ){2,}[a-z])(?![a-z])")  # "c h e s t"
 _SPACED_SHORT = re.compile(r"(?<![a-z])([a-z] [a-z])(?![a-z])")  # "i s", once a message is typed so
 _O_FOR_ZERO = re.compile(r"(?<=\d)o(?=[\d.,])|(?<=\d[.,])o\b|(?<=\d)o(?=\d)")  # "1o1.5" -> "101.5"
 _EMOJI_NAME = re.compile(r":([a-z0-9_+-]+):")
+_AND_A_HALF = re.compile(r"\b(\d{2,3}) (?:y medio|and a half|y media)\b")
 _DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
                 "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 # "one oh two", "one zero one point five": temperatures read digit by digit.
@@ -34,9 +35,14 @@ _DIGIT_RUN = re.compile(
     r"\b(one)\s+(oh|o|zero)\s+(zero|oh|o|one|two|three|four|five|six|seven|eight|nine)\b"
     r"(?:\s+point\s+(zero|one|two|three|four|five|six|seven|eight|nine))?"
 )
-_SPANISH_HINTS = re.compile(
-    r"\b(tengo|tiene|me|mi|estoy|esta|dolor|fiebre|hace|dias|desde|pecho|seno|puedo|respirar|ayuda|"
-    r"hinchad[oa]|sangre|que|por|muy|pero|con|el|la|los|las|una|ella|el)\b"
+# Function words that tell the two languages the clinic serves apart (content words are shared too often).
+_SPANISH_WORDS = frozenset(
+    "de del la las el los y que en es un una por con para me mi se no muy pero ya hoy ayer tengo tiene "
+    "estoy esta como mas sale duele siento hace desde dias semana cuando donde porque ella le lo".split()
+)
+_ENGLISH_WORDS = frozenset(
+    "the a an and of to in is it my i me have has had with for on at this that was are be not but so "
+    "from you your since day days ago".split()
 )
 
 
@@ -76,12 +82,14 @@ def squeeze(text: str) -> str:
 
 
 def numbers_to_digits(text: str, language: str = "en") -> str:
-    """Numbers in words become digits ("a hundred and one point four" -> "a 101.4")."""
+    """Numbers in words become digits ("a hundred and one point four" -> "a 101.4", "38 y medio" -> "38.5")."""
     text = _DIGIT_RUN.sub(_digit_run, text)
     try:
-        return alpha2digit(text, language)
+        text = alpha2digit(text, language)
     except Exception:  # text2num raises on a few odd inputs; digits in words then stay words
-        return text
+        pass
+    text = re.sub(r"(\d)[ºª]", r"\1o", text)  # Spanish ordinals from text2num: "6º dia" -> "6o dia"
+    return _AND_A_HALF.sub(r"\1.5", text)
 
 
 def _digit_run(m: re.Match[str]) -> str:
@@ -92,10 +100,9 @@ def _digit_run(m: re.Match[str]) -> str:
 def guess_language(folded: str) -> str:
     """'es' when the message reads as Spanish, else 'en' (only the two languages the clinic serves)."""
     words = re.findall(r"[a-z]+", folded)
-    if not words:
-        return "en"
-    hits = len(_SPANISH_HINTS.findall(folded))
-    return "es" if hits >= max(2, len(words) * 0.2) else "en"
+    spanish = sum(1 for w in words if w in _SPANISH_WORDS)
+    english = sum(1 for w in words if w in _ENGLISH_WORDS)
+    return "es" if spanish > english else "en"
 
 
 def normalise(text: str) -> str:
