@@ -9,6 +9,7 @@ Plain Python, no Rasa import; every threshold and word comes from the protocol f
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,7 +21,7 @@ from aftercare.triage.context import ClinicalContext
 from aftercare.triage.normalise import normalise
 from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
 from aftercare.triage.temperature import Reading, find_readings
-from aftercare.triage.terms import TermMatcher
+from aftercare.triage.terms import TermMatch, TermMatcher
 from aftercare.triage.text import Sentence, sentences
 
 #: Below this NLU confidence a symptom intent is not trusted on its own.
@@ -189,9 +190,9 @@ class TriageEngine:
             or intent == "inform_temperature"
             or any(w in folded for w in _TEMPERATURE_WORDS)
         )
-        readings = find_readings(
+        readings = self._current_readings(sents, find_readings(
             message, context=context, plausible_f=t.plausible_temperature_f, plausible_c=t.plausible_temperature_c
-        )
+        ))
         fever_open = "fever" in found or "fever" in state.pending_findings
         ok = [r for r in readings if r.status == "ok"]
         if ok:
@@ -348,6 +349,23 @@ class TriageEngine:
             (("value", value), ("threshold", limit)),
         )
 
+    def _current_readings(self, sents: list[Sentence], readings: list[Reading]) -> list[Reading]:
+        """The readings reported as now: not "a fever of 101 two years ago", not "what if it hits 101"."""
+        if self.context is None or not readings:
+            return readings
+        targets: dict[str, list[TermMatch]] = {}
+        for n, reading in enumerate(readings):
+            number = _NUMBER.search(reading.written)
+            wanted = {number.group(0), number.group(0).replace(".", ",")} if number else set()
+            targets[str(n)] = [
+                TermMatch(i, (j,), (word,)) for i, s in enumerate(sents) for j, word in enumerate(s.words) if word in wanted
+            ]
+        mentions = self.context.classify(sents, targets)
+        return [
+            r for n, r in enumerate(readings)
+            if not mentions[str(n)] or any(m.is_current(breast_site=False) for m in mentions[str(n)])
+        ]
+
     def _current_findings(self, sents: list[Sentence]) -> tuple[set[str], list[str], list[str]]:
         """Findings reported now; findings only asked about; findings only denied (in protocol order)."""
         matches = {spec.id: self.matcher.find(spec.id, sents) for spec in self.protocol.findings}
@@ -381,5 +399,6 @@ class TriageEngine:
         return None
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _YES = frozenset({"yes", "yeah", "yep", "yup", "y", "ya", "still", "some", "sadly", "unfortunately"})
 _NO = frozenset({"no", "nope", "nah", "n", "none", "gone", "stopped", "nothing"})

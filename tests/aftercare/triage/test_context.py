@@ -184,3 +184,18 @@ def test_rules_file_errors_name_the_rule(tmp_path: Path) -> None:
 def test_a_long_message_is_classified_sentence_by_sentence() -> None:
     text = "no fever. " * 3000 + "my breast is red and swollen."
     assert {"redness", "breast_swelling"} <= matched(text)
+
+
+@pytest.mark.parametrize(("turns", "disposition"), [
+    (["I had a fever of 101 two years ago after a flu shot, will I react to the contrast?"], None),
+    (["back on the day of the test I ran 100.8 for one evening, normal since"], None),
+    (["my temperature is 101.2 right now"], "call_physician"),
+])
+def test_temperature_readings_take_context(turns: list[str], disposition: str | None) -> None:
+    from datetime import date
+
+    state = None
+    for text in turns:
+        a = ENGINE.assess(text, state, today=date(2026, 11, 19))
+        state = a.state
+    assert a.conversation_disposition == disposition
