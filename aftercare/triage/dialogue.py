@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Mapping
 
 from aftercare.triage.protocol import ESCALATING, Protocol, rank
 from aftercare.triage.terms import is_known_word
@@ -157,8 +157,10 @@ class Dialogue:
         texts: list[str] = []
         if a.disposition in ESCALATING:
             reasons = _unique(f.reason for f in a.findings if f.disposition == a.disposition)
-            texts.append(p.dispositions[a.disposition]["message"].format(reasons="; ".join(reasons)))
-            texts.extend(_unique(p.advice[f.advice] for f in a.findings if f.advice and f.disposition == a.disposition))
+            texts.append(self._in_language(p.dispositions[a.disposition], "message", a.language).format(reasons="; ".join(reasons)))
+            texts.extend(_unique(
+                self._in_language(p.advice, f.advice, a.language) for f in a.findings if f.advice and f.disposition == a.disposition
+            ))
         else:
             for finding in a.findings:
                 if finding.advice:
@@ -185,7 +187,7 @@ class Dialogue:
             # "no fever, no chills": the patient says what they do not have.
             return self._plain([p.conversation["feeling_fine"]], state, topic="feeling_fine")
         if not looks_english(text):
-            return self._plain([p.conversation["not_english"]], state, topic="not_english")
+            return self._plain([self._in_language(p.conversation, "not_english", a.language)], state, topic="not_english")
         symptom_intent = bool(intent and intent.startswith("report_"))
         reads_as_nothing = a.learned.get("none", 0.0) >= 0.5  # the learned detector: no symptom here
         if symptom_intent or (state.symptom_context and intent in (None, "nlu_fallback") and not reads_as_nothing):
@@ -232,6 +234,11 @@ class Dialogue:
         if not texts:
             texts = [p.conversation["unknown"]]
         return self._plain(texts, before, topic="watch_for")
+
+    @staticmethod
+    def _in_language(texts: Mapping[str, str], key: str, language: str) -> str:
+        """The text under ``key`` in the patient's language when the protocol has it ("key_es"), else English."""
+        return texts.get(f"{key}_{language}", texts[key]) if language != "en" else texts[key]
 
     def _plain(self, texts: list[str], state: ConversationState, *, topic: str) -> Reply:
         texts = list(texts)

@@ -18,7 +18,7 @@ from typing import Any
 from aftercare.triage import days as day_parser
 from aftercare.triage.classifier import RedFlagClassifier
 from aftercare.triage.context import ClinicalContext
-from aftercare.triage.normalise import normalise
+from aftercare.triage.normalise import guess_language, normalise
 from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
 from aftercare.triage.temperature import Reading, find_readings
 from aftercare.triage.terms import TermMatch, TermMatcher
@@ -113,6 +113,7 @@ class Assessment:
     answered_no: bool = False  # "no" to the check-in's bloody discharge question
     negated: list[str] = field(default_factory=list)  # findings the patient said they do not have
     learned: dict[str, float] = field(default_factory=dict)  # the classifier's probability of each level
+    language: str = "en"  # "es" when the message reads as Spanish
 
     @property
     def reasons(self) -> list[str]:
@@ -305,6 +306,7 @@ class TriageEngine:
         return Assessment(
             findings, disposition, state.disposition, question, question_values, new, state,
             hypothetical=hypothetical, negated=negated, answered_no=answered_no, learned=probability,
+            language=guess_language(message),
         )
 
     @staticmethod

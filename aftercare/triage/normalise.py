@@ -38,7 +38,8 @@ _DIGIT_RUN = re.compile(
 # Function words that tell the two languages the clinic serves apart (content words are shared too often).
 _SPANISH_WORDS = frozenset(
     "de del la las el los y que en es un una por con para me mi se no muy pero ya hoy ayer tengo tiene "
-    "estoy esta como mas sale duele siento hace desde dias semana cuando donde porque ella le lo".split()
+    "estoy esta como mas sale duele siento hace desde dias semana cuando donde porque ella le lo quiero "
+    "puedo mucho nada todo bien mal algo ahora tambien sus su ayuda siento tiene tienen hay".split()
 )
 _ENGLISH_WORDS = frozenset(
     "the a an and of to in is it my i me have has had with for on at this that was are be not but so "

@@ -255,6 +255,8 @@ def load_protocol(path: str | Path) -> Protocol:
             "label": reader.text(entry, "label", f"dispositions.{name}"),
             "message": reader.text(entry, "message", f"dispositions.{name}"),
         }
+        if "message_es" in entry:
+            dispositions[name]["message_es"] = reader.text(entry, "message_es", f"dispositions.{name}")
     for name in DISPOSITIONS:
         if name not in dispositions:
             raise reader.fail(f"dispositions.{name}", "missing key")

@@ -219,6 +219,8 @@ def test_benign_message_after_an_emergency_reminds_to_call_911(dialogue: Dialogu
 
 def test_not_english(dialogue: Dialogue) -> None:
     reply = dialogue.respond("hola, tengo una pregunta sobre la prueba", None, today=TODAY)
+    assert reply.texts == [CONV["not_english_es"]]  # said in Spanish to a Spanish message
+    reply = dialogue.respond("bonjour, j'ai une question sur l'examen", None, today=TODAY)
     assert reply.texts == [CONV["not_english"]]
 
 
@@ -325,3 +327,20 @@ def test_fallback_never_raises_and_always_has_safe_text(dialogue: Dialogue, text
     reply = dialogue.fallback(text, today=TODAY)
     assert CONV["safe_fallback"] in reply.texts
     assert_payload(reply)
+
+
+@pytest.mark.parametrize(("text", "disposition", "words"), [
+    ("no puedo respirar", "emergency", "Llame al 911"),
+    ("tengo fiebre de 39 y escalofrios", "call_physician", "llame hoy a su médico"),
+    ("quiero matarme", "emergency", "988"),
+])
+def test_spanish_red_flags_are_answered_in_spanish(dialogue: Dialogue, text: str, disposition: str, words: str) -> None:
+    reply = dialogue.respond(text, None, today=TODAY)
+    assert reply.payload["disposition"] == disposition
+    assert words in " ".join(reply.texts)
+    assert "This could be" not in " ".join(reply.texts) and "Please call" not in " ".join(reply.texts)
+
+
+def test_english_red_flags_stay_in_english(dialogue: Dialogue) -> None:
+    reply = dialogue.respond("I cannot breathe", None, today=TODAY)
+    assert reply.texts[0].startswith("This could be an emergency")
