@@ -64,11 +64,14 @@ stories: $(MODEL)
 	$(BIN)/rasa test core --stories tests/test_stories.yml --e2e --model $(MODEL) --out var/story-results > var/stories.log 2>&1 || (tail -60 var/stories.log; exit 1)
 	$(BIN)/python scripts/check_stories.py var/story-results
 
-## evaluate: start the servers, play eval/cases.yml through the REST channel, print the confusion matrix
+## evaluate: start the servers, play the old set and both blind splits through the REST channel, print the figures
+## (the blind cases are written for Thursday 2026-11-19: their top-level `today`; the test split shows figures only)
+EVAL_TODAY := 2026-11-19
 evaluate: $(MODEL) $(CLASSIFIER)
 	rm -rf var/evaluate
-	$(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate \
-	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --json var/evaluate/evaluation.json
+	AFTERCARE_FIXED_TODAY=$(EVAL_TODAY) $(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate \
+	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --cases eval/cases.yml --cases eval/blind/dev.yml \
+	  --numbers-only eval/blind/test.yml --json var/evaluate/evaluation.json
 
 ## nurse: create a personal nurse console account (asks for the password): make nurse NURSE=ann NAME="Ann Lee, RN"
 nurse: $(INSTALLED)

@@ -453,7 +453,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", default=DEFAULT_URL, help=f"Rasa server base URL (default {DEFAULT_URL})")
-    ap.add_argument("--cases", default=DEFAULT_CASES, type=Path, help=f"cases file (default {DEFAULT_CASES})")
+    ap.add_argument("--cases", action="append", type=Path,
+                    help=f"cases file; repeat for several sets (default {DEFAULT_CASES})")
+    ap.add_argument("--numbers-only", action="append", type=Path, default=[],
+                    help="a cases file reported by its figures only, never its cases (the blind test split)")
     ap.add_argument("--json", dest="json_out", type=Path, help="also write the figures as JSON to this file")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
     ap.add_argument("--engine", action="store_true",
@@ -463,35 +466,81 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def set_row(name: str, summary: dict[str, Any]) -> str:
+    """One line of the closing table: a set's under-triage, recall per level, over-triage and p95."""
+    m = summary["confusion_matrix"]
+
+    def recall(level: str) -> str:
+        total = sum(m[level].values())
+        ok = sum(n for g, n in m[level].items() if rank(g) >= rank(level))
+        return f"{ok / total:.1%}" if total else "-"
+
+    low = [e for e in ("self_care", "information")]
+    total_low = sum(sum(m[e].values()) for e in low)
+    over = sum(n for e in low for g, n in m[e].items() if rank(g) > rank(e))
+    escalated = sum(n for e in low for g, n in m[e].items() if rank(g) >= rank("call_physician"))
+    c = summary["counts"]
+    return (
+        f"{name:<22}{c['cases']:>6}{c['under_triaged']:>7}{recall('emergency'):>9}{recall('call_physician'):>9}"
+        f"{recall('self_care'):>9}{(f'{over / total_low:.1%}' if total_low else '-'):>9}"
+        f"{(f'{escalated / total_low:.1%}' if total_low else '-'):>10}{summary['exact_match_rate'] or 0:>8.1%}"
+        f"{_fmt_ms(summary['latency_ms']['p95']):>7}"
+    )
+
+
+TABLE_HEAD = (
+    f"{'set':<22}{'cases':>6}{'under':>7}{'911 rec':>9}{'call rec':>9}{'care rec':>9}{'over':>9}"
+    f"{'to nurse':>10}{'exact':>8}{'p95 ms':>7}"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the evaluation; return the exit code."""
+    """Run the evaluation of every set given; return the exit code (the worst of the sets)."""
     args = parse_args(argv)
-    try:
-        cases = load_cases(args.cases)
-    except CaseFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    results: list[Result] = []
+    paths = [(p, False) for p in (args.cases or ([] if args.numbers_only else [Path(DEFAULT_CASES)]))]
+    paths += [(p, True) for p in args.numbers_only]
+    dialogue = None
     if args.engine:
+        from aftercare.triage.classifier import RedFlagClassifier
         from aftercare.triage.dialogue import Dialogue
         from aftercare.triage.protocol import load_protocol
-
-        from aftercare.triage.classifier import RedFlagClassifier
 
         root = Path(__file__).resolve().parent.parent
         classifier = RedFlagClassifier.load(args.model) if args.model else None
         dialogue = Dialogue(load_protocol(root / "protocols" / "ductogram.yml"), classifier)
-        today = case_file_today(args.cases)
-        results = [play_case_offline(dialogue, case, today) for case in cases]
-    else:
-        with requests.Session() as session:
-            for case in cases:
-                results.append(play_case(session, args.url, case, args.timeout))
-    summary = summarise(results)
-    print_report(summary, quiet=args.quiet)
+    rows: list[str] = []
+    worst = 0
+    everything: dict[str, Any] = {}
+    for path, numbers_only in paths:
+        try:
+            cases = load_cases(path)
+        except CaseFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if dialogue is not None:
+            today = case_file_today(path)
+            results = [play_case_offline(dialogue, case, today) for case in cases]
+        else:
+            with requests.Session() as session:
+                results = [play_case(session, args.url, case, args.timeout) for case in cases]
+        summary = summarise(results)
+        print(f"\n==================== {path}" + (" (figures only)" if numbers_only else ""))
+        print_report(summary, quiet=args.quiet or numbers_only)
+        if numbers_only:
+            summary = {k: v for k, v in summary.items() if k not in
+                       ("under_triaged", "over_triaged", "question_mismatches", "reason_mismatches", "cases", "errors")}
+        everything[str(path)] = summary
+        rows.append(set_row(path.stem if path.parent.name != "blind" else f"blind {path.stem}", summary))
+        worst = max(worst, exit_code(summary) if "errors" in summary else
+                    (2 if summary["counts"]["errors"] else 1 if summary["counts"]["under_triaged"] else 0))
+    print("\n" + TABLE_HEAD)
+    print("\n".join(rows))
+    print("(under: red flags or expected cases answered below their level; rec: share answered at least as urgently"
+          " as labelled; over: self-care and information cases answered above their level; to nurse: of those,"
+          " escalated to call-your-physician or 911)")
     if args.json_out:
-        args.json_out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return exit_code(summary)
+        args.json_out.write_text(json.dumps(everything, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return worst
 
 
 if __name__ == "__main__":

@@ -123,3 +123,40 @@ def test_shipped_cases_file_is_valid() -> None:
     cases = ev.load_cases(path)
     assert sum(len(c.turns) == 1 for c in cases) >= 170
     assert sum(2 <= len(c.turns) <= 4 for c in cases) >= 30
+
+
+# ----------------------------------------------------------------------------- in-process play and the table
+def test_engine_mode_plays_a_set_in_process(tmp_path, capsys):
+    cases = tmp_path / "cases.yml"
+    cases.write_text(
+        "today: '2026-11-19'\n"
+        "cases:\n"
+        "  - {id: a, turns: ['I cannot breathe'], expect: emergency}\n"
+        "  - {id: b, turns: ['my temperature is 101.4'], expect: call_physician}\n"
+        "  - {id: c, turns: ['what should I wear?'], expect: information}\n",
+        encoding="utf-8",
+    )
+    code = ev.main(["--engine", "--cases", str(cases), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert ev.TABLE_HEAD in out
+    assert "under-triaged 0" in out
+
+
+def test_numbers_only_sets_never_print_cases(tmp_path, capsys):
+    cases = tmp_path / "test.yml"
+    cases.write_text("cases:\n  - {id: secret-case, turns: ['I cannot breathe'], expect: information}\n", encoding="utf-8")
+    ev.main(["--engine", "--numbers-only", str(cases)])
+    out = capsys.readouterr().out
+    assert "secret-case" not in out and "I cannot breathe" not in out
+    assert "(figures only)" in out
+
+
+def test_set_row_reports_recall_and_over_triage():
+    results = [
+        ev.Result(case=ev.Case("a", ("x",), "emergency"), got="emergency", latencies_ms=[10.0]),
+        ev.Result(case=ev.Case("b", ("y",), "information"), got="call_physician", latencies_ms=[20.0]),
+    ]
+    row = ev.set_row("s", ev.summarise(results))
+    assert "100.0%" in row  # 911 recall
+    assert "100.0%" in row.split()[6]  # all information cases over-triaged

@@ -1,0 +1,59 @@
+"""The blind evaluation set through the REST channel, on a stack whose clinic day is the set's `today`.
+
+The dev split gates: no red flag answered below its level. The test split is played and its figures
+printed, never its cases (it is the held-out measure; see eval/blind/dev.yml's header).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from aftercare.settings import ROOT
+from scripts import evaluate
+from tests.e2e.conftest import start_stack
+
+pytestmark = pytest.mark.e2e
+BLIND = ROOT / "eval" / "blind"
+
+
+@pytest.fixture(scope="module")
+def blind_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    today = evaluate.case_file_today(BLIND / "dev.yml")
+    stack = start_stack(
+        tmp_path_factory.mktemp("blind"), ("actions", "rasa"), extra_env={"AFTERCARE_FIXED_TODAY": today.isoformat()}
+    )
+    yield f"http://127.0.0.1:{stack.rasa_port}"
+    stack.stop()
+
+
+def play(url: str, path: Path) -> dict:
+    cases = evaluate.load_cases(path)
+    with requests.Session() as session:
+        return evaluate.summarise([evaluate.play_case(session, url, case, 60) for case in cases])
+
+
+def red_flags_under(summary: dict) -> int:
+    m = summary["confusion_matrix"]
+    return sum(n for e in ("emergency", "call_physician") for g, n in m[e].items() if evaluate.rank(g) < evaluate.rank(e))
+
+
+def test_dev_split_has_no_red_flag_under_triaged(blind_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = play(blind_url, BLIND / "dev.yml")
+    with capsys.disabled():
+        print("\nblind dev split")
+        evaluate.print_report(summary)
+    assert summary["counts"]["errors"] == 0
+    assert red_flags_under(summary) == 0, "red flags under-triaged in the dev split: see the report above"
+
+
+def test_test_split_figures(blind_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = play(blind_url, BLIND / "test.yml")
+    with capsys.disabled():
+        print("\nblind test split (figures only)")
+        print(evaluate.TABLE_HEAD)
+        print(evaluate.set_row("blind test", summary))
+        print(f"red flags under-triaged: {red_flags_under(summary)}")
+    assert summary["counts"]["errors"] == 0
