@@ -355,22 +355,27 @@ class TriageEngine:
         """The readings reported as now: not "a fever of 101 two years ago", not "what if it hits 101"."""
         if self.context is None or not readings:
             return readings
-        targets: dict[str, list[TermMatch]] = {}
-        for n, reading in enumerate(readings):
-            number = _NUMBER.search(reading.written)
-            wanted = {number.group(0), number.group(0).replace(".", ",")} if number else set()
-            targets[str(n)] = [
-                TermMatch(i, (j,), (word,)) for i, s in enumerate(sents) for j, word in enumerate(s.words) if word in wanted
-            ]
+        numbers = {n.group(0) for r in readings if (n := _NUMBER.search(r.written))}
+        wanted = numbers | {n.replace(".", ",") for n in numbers}
+        targets: dict[str, list[TermMatch]] = {n: [] for n in numbers}
+        for i, sentence in enumerate(sents):
+            for j, word in enumerate(sentence.words):
+                if word in wanted:
+                    targets[word.replace(",", ".") if word.replace(",", ".") in targets else word].append(
+                        TermMatch(i, (j,), (word,))
+                    )
         mentions = self.context.classify(sents, targets)
-        return [
-            r for n, r in enumerate(readings)
-            if not mentions[str(n)] or any(m.is_current(breast_site=False) for m in mentions[str(n)])
-        ]
+
+        def current(reading: Reading) -> bool:
+            number = _NUMBER.search(reading.written)
+            said = mentions.get(number.group(0), []) if number else []
+            return not said or any(m.is_current(breast_site=False) for m in said)
+
+        return [r for r in readings if current(r)]
 
     def _current_findings(self, sents: list[Sentence]) -> tuple[set[str], list[str], list[str]]:
         """Findings reported now; findings only asked about; findings only denied (in protocol order)."""
-        matches = {spec.id: self.matcher.find(spec.id, sents) for spec in self.protocol.findings}
+        matches = self.matcher.find_all(sents)
         if self.context is None:
             return {fid for fid, m in matches.items() if m}, [], []
         mentions = self.context.classify(sents, matches)

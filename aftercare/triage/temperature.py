@@ -134,7 +134,7 @@ def find_readings(
         unit_word = m.group("unit")
         unit = _unit_of(unit_word)
         has_degree = bool(m.group("deg"))
-        before = folded[: m.start()].split()[-1:] or [""]
+        before = folded[max(0, m.start() - 24): m.start()].split()[-1:] or [""]  # the word before (bounded look-back)
         if before[0] in _MONTHS or before[0] == "day":
             continue
         if unit is None and unit_word in _NOT_TEMPERATURE and not has_degree:

@@ -10,7 +10,7 @@ hypothetical, historical or elsewhere on the body) is :mod:`aftercare.triage.con
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -31,6 +31,10 @@ class Word:
     """One position of a term: alternatives, each a word or a prefix."""
 
     alternatives: tuple[tuple[str, bool], ...]  # (text, is_prefix)
+    alternative_set: frozenset[tuple[str, bool]] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alternative_set", frozenset(self.alternatives))
 
 
 @dataclass(frozen=True)
@@ -92,27 +96,28 @@ def _word_matches(token: str, alt: str, is_prefix: bool, fuzzy: bool) -> bool:
     return DamerauLevenshtein.distance(alt, token) <= 1
 
 
-def _matches(token: str, word: Word, fuzzy: bool) -> bool:
-    return any(_word_matches(token, alt, pre, fuzzy) for alt, pre in word.alternatives)
+Alternatives = frozenset[tuple[str, bool]]
 
 
-def _part_spans(
-    part: tuple[Word, ...], tokens: tuple[str, ...], fuzzy: list[bool], max_gap: int = MAX_GAP
-) -> list[tuple[int, ...]]:
-    """Every occurrence of an ordered part, as the token indices of its words."""
+def _part_spans(part: tuple[Word, ...], alts: list[Alternatives], max_gap: int = MAX_GAP) -> list[tuple[int, ...]]:
+    """Every occurrence of an ordered part, as the token indices of its words.
+
+    ``alts[i]`` holds the term alternatives that token ``i`` matches (computed once per token).
+    """
     spans: list[tuple[int, ...]] = []
+    wanted = [word.alternative_set for word in part]
 
     def extend(prefix: tuple[int, ...], k: int) -> None:
         if k == len(part):
             spans.append(prefix)
             return
         start = prefix[-1] + 1
-        for i in range(start, min(len(tokens), start + max_gap + 1)):
-            if _matches(tokens[i], part[k], fuzzy[i]):
+        for i in range(start, min(len(alts), start + max_gap + 1)):
+            if wanted[k] & alts[i]:
                 extend(prefix + (i,), k + 1)
 
-    for i, token in enumerate(tokens):
-        if _matches(token, part[0], fuzzy[i]):
+    for i, token_alts in enumerate(alts):
+        if wanted[0] & token_alts:
             extend((i,), 1)
     return spans
 
@@ -136,30 +141,75 @@ class TermMatcher:
             alt for compiled in list(self._terms.values()) + list(self._exclude.values()) for term in compiled
             for part in term.parts for word in part for alt, _ in word.alternatives
         )
+        every = {
+            a for compiled in list(self._terms.values()) + list(self._exclude.values()) for term in compiled
+            for part in term.parts for word in part for a in word.alternatives
+        }
+        self._exact = {alt for alt, prefix in every if not prefix}
+        self._prefixes = {alt for alt, prefix in every if prefix}
+        self._fuzzy_candidates: dict[str, list[tuple[str, bool]]] = {}
+        for alt, prefix in every:
+            if len(alt) >= FUZZY_MIN_LENGTH:
+                self._fuzzy_candidates.setdefault(alt[0], []).append((alt, prefix))
+        self._token_alternatives = lru_cache(maxsize=65536)(self._alternatives_of)
+        # Which keys could match at all when an alternative is present (their terms' first words).
+        self._keys_by_first: dict[tuple[str, bool], set[str]] = {}
+        for key, compiled in self._terms.items():
+            for term in compiled:
+                for alt in term.parts[0][0].alternatives:
+                    self._keys_by_first.setdefault(alt, set()).add(key)
 
-    def _fuzzy_flags(self, tokens: tuple[str, ...]) -> list[bool]:
-        return [not is_known_word(t, self._protected) for t in tokens]
+    def _alternatives_of(self, token: str) -> Alternatives:
+        """The term alternatives a token matches: exactly, as a prefix, or (a token that is not a real
+        word, such as "breathng") with one typo."""
+        found = {(token, False)} if token in self._exact else set()
+        found |= {(token[:k], True) for k in range(1, len(token) + 1) if token[:k] in self._prefixes}
+        if token.isalpha() and not is_known_word(token, self._protected):
+            found |= {
+                (alt, prefix) for alt, prefix in self._fuzzy_candidates.get(token[:1], ())
+                if _word_matches(token, alt, prefix, True)
+            }
+        return frozenset(found)
 
     def find(self, key: str, sentences: list[Sentence]) -> list[TermMatch]:
-        """Every sentence's first occurrence of each term under ``key`` (excluded words never count)."""
-        found: list[TermMatch] = []
+        """Every sentence's first occurrences of each term under ``key`` (excluded words never count)."""
+        return self.find_all(sentences, keys=(key,))[key]
+
+    def find_all(self, sentences: list[Sentence], keys: tuple[str, ...] | None = None) -> dict[str, list[TermMatch]]:
+        """The occurrences of every key's terms. Each token is compared with the terms once, and a term
+        is tried only where every one of its words occurs in the sentence: the cost grows with the
+        length of the message, not with the number of terms times its length."""
+        keys = tuple(self._terms) if keys is None else keys
+        found: dict[str, list[TermMatch]] = {key: [] for key in keys}
         for s_index, sentence in enumerate(sentences):
-            fuzzy = self._fuzzy_flags(sentence.words)
-            excluded = {
-                i for term in self._exclude.get(key, []) for part in term.parts
-                for span in _part_spans(part, sentence.words, fuzzy, max_gap=0) for i in span
-            }
-            for term in self._terms[key]:
-                spans = self._match_term(term, sentence, fuzzy, excluded)
-                found.extend(TermMatch(s_index, span, tuple(sentence.words[i] for i in span)) for span in spans[:4])
+            alts = [self._token_alternatives(token) for token in sentence.words]
+            present = frozenset().union(*alts) if alts else frozenset()
+            if not present:
+                continue
+            candidates = set().union(*(self._keys_by_first.get(a, ()) for a in present))
+            for key in keys:
+                if key not in candidates:
+                    continue
+                terms = [t for t in self._terms[key] if _could_match(t, present)]
+                if not terms:
+                    continue
+                excluded = {
+                    i for term in self._exclude.get(key, []) if _could_match(term, present) for part in term.parts
+                    for span in _part_spans(part, alts, max_gap=0) for i in span
+                }
+                for term in terms:
+                    spans = self._match_term(term, alts, excluded)
+                    found[key].extend(
+                        TermMatch(s_index, span, tuple(sentence.words[i] for i in span)) for span in spans[:4]
+                    )
         return found
 
     @staticmethod
-    def _match_term(term: Term, sentence: Sentence, fuzzy: list[bool], excluded: set[int]) -> list[tuple[int, ...]]:
+    def _match_term(term: Term, alts: list[Alternatives], excluded: set[int]) -> list[tuple[int, ...]]:
         """Occurrences of the term (not overlapping excluded words), as token positions."""
         per_part: list[list[tuple[int, ...]]] = []
         for part in term.parts:
-            live = [span for span in _part_spans(part, sentence.words, fuzzy) if not excluded & set(span)]
+            live = [span for span in _part_spans(part, alts) if not excluded & set(span)]
             if not live:
                 return []
             per_part.append(live)
@@ -168,3 +218,8 @@ class TermMatcher:
         # Several parts: one occurrence per choice of each part's spans (few in practice; capped).
         combos = itertools.islice(itertools.product(*per_part), 16)
         return [tuple(sorted(i for span in combo for i in span)) for combo in combos]
+
+
+def _could_match(term: Term, present: Alternatives) -> bool:
+    """Whether every word of the term has an alternative somewhere in the sentence."""
+    return all(word.alternative_set & present for part in term.parts for word in part)

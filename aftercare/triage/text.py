@@ -87,9 +87,27 @@ def sentences(text: str) -> list[Sentence]:
                 continue
             expansion = SHORTHAND.get(token)
             words.extend(expansion.split() if expansion else [token])
-        if words:
-            result.append(Sentence(tuple(words), frozenset(commas)))
+        result.extend(_pieces(words, commas))
     return result
+
+
+#: A run-on "sentence" longer than this is read in overlapping pieces, so the work per piece (term
+#: combinations, clinical context) is bounded and a whole message costs time linear in its length.
+MAX_SENTENCE_WORDS = 48
+PIECE_OVERLAP = 8
+
+
+def _pieces(words: list[str], commas: set[int]) -> list[Sentence]:
+    if not words:
+        return []
+    if len(words) <= MAX_SENTENCE_WORDS:
+        return [Sentence(tuple(words), frozenset(commas))]
+    pieces: list[Sentence] = []
+    step = MAX_SENTENCE_WORDS - PIECE_OVERLAP
+    for start in range(0, len(words) - PIECE_OVERLAP, step):
+        end = min(start + MAX_SENTENCE_WORDS, len(words))
+        pieces.append(Sentence(tuple(words[start:end]), frozenset(c - start for c in commas if start < c < end)))
+    return pieces
 
 
 def has_letters(text: str) -> bool:
