@@ -153,6 +153,8 @@ def test_term_matching(text: str, present: set[str], absent: set[str]) -> None:
     ("not having any trouble breathing", set(), {"breathing_trouble"}),
     ("my husband collapsed and is not responding", {"unresponsive"}, set()),
     ("si, todavia tengo sangre", {"bloody_discharge"}, set()),
+    ("the pain went away then came back tonight", {"pain"}, set()),
+    ("more discharge than before the test", {"increased_discharge"}, set()),
 ])
 def test_current_findings(text: str, present: set[str], absent: set[str]) -> None:
     got = matched(text)
