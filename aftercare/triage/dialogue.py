@@ -141,7 +141,11 @@ class Dialogue:
         if p.followup is None:
             return self._plain([p.conversation["greet"]], state, topic="checkin")
         days = (today - date.fromisoformat(state.procedure_date)).days if state.procedure_date else None
-        days_text = "today" if days == 0 else f"{days} day{'s' if days != 1 else ''}" if days is not None else "in the days"
+        words = p.followup.days_text
+        days_text = (
+            words["unknown"] if days is None else words["today"] if days == 0
+            else words["one"] if days == 1 else words["many"].format(days=days)
+        )
         if days is not None and days >= p.followup.bloody_question_from_day:
             state.pending, state.pending_findings = "bloody_check", []
             text = p.followup.messages["checkin_bloody"]
@@ -192,7 +196,7 @@ class Dialogue:
         reads_as_nothing = a.learned.get("none", 0.0) >= 0.5  # the learned detector: no symptom here
         if symptom_intent or (state.symptom_context and intent in (None, "nlu_fallback") and not reads_as_nothing):
             # Something that may be a symptom and that we could not read: escalate, do not reassure.
-            finding = Finding("unclear_symptom", "call_physician", "a symptom the assistant could not assess")
+            finding = Finding("unclear_symptom", "call_physician", p.reasons["unclear_symptom"])
             if finding.id not in state.escalated:
                 state.escalated.append(finding.id)
                 state.reasons.setdefault("call_physician", []).append(finding.reason)
@@ -225,8 +229,8 @@ class Dialogue:
         watch: list[str] = []
         for fid in a.hypothetical:
             spec = p.finding(fid)
-            if spec.disposition == "self_care" and fid in p.advice:
-                texts.append(p.advice[fid])
+            if spec.disposition == "self_care" and spec.advice:
+                texts.append(p.advice[spec.advice])
             elif spec.disposition != "information":
                 watch.append(spec.watch_for)
         if watch:

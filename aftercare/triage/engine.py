@@ -20,6 +20,7 @@ from aftercare.triage.classifier import RedFlagClassifier
 from aftercare.triage.context import ClinicalContext
 from aftercare.triage.normalise import guess_language, normalise
 from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
+from aftercare.triage.rules import MAX_ASKS, RULES, Finding, RuleInput, RuleOutput
 from aftercare.triage.temperature import Reading, find_readings
 from aftercare.triage.terms import TermMatch, TermMatcher
 from aftercare.triage.text import Sentence, sentences
@@ -29,20 +30,6 @@ INTENT_HINT_CONFIDENCE = 0.5
 #: An emergency taken from the classifier alone (no term matched) needs this confidence; below it,
 #: but above INTENT_HINT_CONFIDENCE, the patient is told to call the physician (and 911 if in doubt).
 EMERGENCY_HINT_CONFIDENCE = 0.8
-#: A question is asked at most this many times before the engine escalates instead.
-MAX_ASKS = 2
-_TEMPERATURE_WORDS = ("temp", "fever", "thermometer", "degrees", "°", "febrile", "hot")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something the patient reported, with the disposition it calls for and why."""
-
-    id: str
-    disposition: str
-    reason: str
-    advice: str | None = None  # key of protocol.advice for self-care findings
-    advice_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -56,7 +43,7 @@ class ConversationState:
     pending_findings: list[str] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=dict)
     procedure_date: str | None = None
-    chills: bool = False
+    seen: list[str] = field(default_factory=list)  # findings reported at any time in the conversation
     symptom_context: bool = False
 
     @classmethod
@@ -74,7 +61,7 @@ class ConversationState:
                 k: [r for r in v if isinstance(r, str)]
                 for k, v in reasons.items() if k in DISPOSITIONS and isinstance(v, list)
             }
-        for name in ("escalated", "pending_findings"):
+        for name in ("escalated", "pending_findings", "seen"):
             value = data.get(name)
             if isinstance(value, list):
                 setattr(state, name, [v for v in value if isinstance(v, str)])
@@ -89,7 +76,6 @@ class ConversationState:
                 state.procedure_date = date.fromisoformat(procedure_date).isoformat()
             except ValueError:
                 pass
-        state.chills = data.get("chills") is True
         state.symptom_context = data.get("symptom_context") is True
         return state
 
@@ -150,79 +136,33 @@ class TriageEngine:
         sents = sentences(message)
         found, hypothetical, negated = self._current_findings(sents)
         answered_no = False
-        if state.pending == "bloody_check":
-            # The check-in asked "do you still have bloody discharge?": a bare yes or no answers it.
+        followup = p.followup
+        if state.pending == "bloody_check" and followup is not None:
+            # The check-in asked "do you still have ...?": a bare yes or no answers it.
             words = {w for s_ in sents for w in s_.words}
-            if words & _YES and "bloody_discharge" not in negated:
-                found.add("bloody_discharge")
-            elif words & _NO and "bloody_discharge" not in found:
+            if words & followup.yes_words and followup.asks_about not in negated:
+                found.add(followup.asks_about)
+            elif words & followup.no_words and followup.asks_about not in found:
                 answered_no = True
         hint_finding: Finding | None = None
         if intent and (confidence or 0) >= INTENT_HINT_CONFIDENCE and not negated and not hypothetical:
             spec = p.finding_for_intent(intent)
-            if spec and not found - {"cannot_measure"}:
+            if spec and not {f for f in found if p.finding(f).disposition != "information"}:
                 if spec.disposition == "emergency" and (confidence or 0) < EMERGENCY_HINT_CONFIDENCE:
-                    hint_finding = Finding("possible_emergency", "call_physician", "a message that may describe an emergency")
+                    hint_finding = Finding("possible_emergency", "call_physician", p.reasons["possible_emergency"])
                 else:
                     found.add(spec.id)
+        state.seen = sorted(set(state.seen) | found)
 
-        findings: list[Finding] = []
-        question: str | None = None
-        question_values: dict[str, str] = {}
-        waiting: list[str] = []
-
-        def fixed(fid: str) -> None:
-            spec = p.finding(fid)
-            findings.append(Finding(fid, spec.disposition, spec.reason, spec.advice))
-
-        for spec in p.findings:
-            if spec.id in found and spec.rule == "fixed" and spec.disposition in ESCALATING:
-                fixed(spec.id)
-        if hint_finding is not None:
-            findings.append(hint_finding)
-        if "chills" in found:
-            state.chills = True
-
-        # --- temperature
+        # --- numbers the rules decide by: temperatures and days since the procedure
         folded = message.lower()
-        context = (
-            "fever" in found
-            or state.pending == "temperature"
-            or intent == "inform_temperature"
-            or any(w in folded for w in _TEMPERATURE_WORDS)
-        )
+        temperature_talk = any(
+            spec.id in found or spec.id in state.pending_findings or any(w in folded for w in spec.context_words)
+            for spec in p.findings if spec.rule == "temperature"
+        ) or state.pending == "temperature" or intent == "inform_temperature"
         readings = self._current_readings(sents, find_readings(
-            message, context=context, plausible_f=t.plausible_temperature_f, plausible_c=t.plausible_temperature_c
+            message, context=temperature_talk, plausible_f=t.plausible_temperature_f, plausible_c=t.plausible_temperature_c
         ))
-        fever_open = "fever" in found or "fever" in state.pending_findings
-        ok = [r for r in readings if r.status == "ok"]
-        if ok:
-            top = max(ok, key=lambda r: r.fahrenheit or 0.0)
-            findings.append(self._temperature_finding(top))
-            fever_open = False
-        elif readings:
-            bad = readings[0]
-            if self._asked(state, "temperature") >= MAX_ASKS:
-                findings.append(Finding("fever", "call_physician", f"fever reported, temperature reading {bad.written!r} unclear"))
-            elif bad.status == "unknown_unit":
-                question, question_values = "temperature_unknown_unit", {"unit": bad.unit_written}
-            else:
-                question, question_values = "temperature_implausible", {"value": bad.written}
-            fever_open = False
-            if question:
-                waiting.append("fever")
-        if fever_open:
-            cannot = "cannot_measure" in found
-            if cannot or self._asked(state, "temperature") >= MAX_ASKS:
-                if state.chills:
-                    findings.append(Finding("fever", "call_physician", "feeling feverish with chills, temperature not measured"))
-                else:
-                    findings.append(Finding("fever", "call_physician", "fever reported, temperature not measured"))
-            else:
-                question = question or "temperature"
-                waiting.append("fever")
-
-        # --- days since the procedure
         mentions = day_parser.find_day_mentions(
             message, today, about_procedure=state.pending == "procedure_day" or intent == "inform_procedure_day"
         )
@@ -236,45 +176,18 @@ class TriageEngine:
             since = lasted
             state.procedure_date = date.fromordinal(today.toordinal() - lasted).isoformat()
 
-        # A protocol rule that decides by a number (a reading, a day count) has decided, or is asking for
-        # that number: the learned detector may then not raise the message to call-your-physician on
-        # the same words (it may still raise it to an emergency). See _classifier_may_raise.
-        decided_by_number = bool(readings)
-
-        def day_rule(fid: str, after_day: int) -> None:
-            nonlocal question, decided_by_number
-            decided_by_number = True
-            known = [d for d in (since, lasted) if d is not None]
-            spec = p.finding(fid)
-            if known and max(known) > after_day:
-                day = max(known)
-                reason = spec.reason.format(duration=f"on day {day}", threshold=after_day)
-                if fid == "pain":
-                    reason = f"pain still there on day {day}, more than {after_day} days after the procedure"
-                findings.append(Finding(fid, "call_physician", reason))
-            elif since is not None:
-                advice = "bloody_discharge_early" if fid == "bloody_discharge" else "pain"
-                what = "bloody discharge" if fid == "bloody_discharge" else "pain or tenderness"
-                findings.append(Finding(fid, "self_care", f"{what} on day {since}, within the expected days", advice))
-            elif self._asked(state, "procedure_day") >= MAX_ASKS:
-                # Asked twice without an answer: it may be past the expected days, so escalate.
-                what = "bloody discharge" if fid == "bloody_discharge" else "pain"
-                findings.append(Finding(fid, "call_physician", f"{what}, procedure date unknown"))
-            else:
-                # Expected at least; the day decides whether to call. Say what to watch for and ask.
-                asked_before = self._asked(state, "procedure_day") > 0
-                question = question or ("procedure_day_again" if asked_before else "procedure_day")
-                waiting.append(fid)
-                advice = "bloody_discharge_early" if fid == "bloody_discharge" else "pain"
-                what = "bloody discharge" if fid == "bloody_discharge" else "pain or tenderness"
-                findings.append(Finding(fid, "self_care", f"{what}, day since the procedure not yet known", advice))
-
-        if "bloody_discharge" in found or "bloody_discharge" in state.pending_findings:
-            day_rule("bloody_discharge", t.bloody_discharge_escalate_after_day)
-        if ("pain" in found or "pain" in state.pending_findings) and "persistent_pain" not in found:
-            day_rule("pain", t.expected_pain_days)
-        if "increased_discharge" in found and not found & {"bloody_discharge", "infection_signs"}:
-            findings.append(Finding("increased_discharge", "self_care", p.finding("increased_discharge").reason, "increased_discharge"))
+        # --- the protocol's rules, each finding by the handler its `rule:` names
+        rule_input = RuleInput(
+            p, found, set(state.pending_findings), set(state.seen), readings, since, lasted, dict(state.asked)
+        )
+        out = RuleOutput()
+        for spec in p.findings:
+            RULES[spec.rule](spec, rule_input, out)
+        findings = out.findings
+        if hint_finding is not None:
+            findings.append(hint_finding)
+        question, question_values, waiting = out.question, out.question_values, out.waiting
+        decided_by_number = out.decided_by_number
 
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
         probability = self.classifier.probabilities(message, normalised=True) if self.classifier else {}
@@ -336,21 +249,6 @@ class TriageEngine:
             return None
         return Finding(f"classifier_{level}", level, settings.reasons[level])
 
-    def _temperature_finding(self, reading: Reading) -> Finding:
-        threshold = self.protocol.thresholds.fever_over_f
-        limit = f"{threshold:g} °F"
-        value = reading.describe()
-        if (reading.fahrenheit or 0.0) > threshold:
-            spec = self.protocol.finding("fever")
-            return Finding("fever", "call_physician", spec.reason.format(value=value, threshold=limit))
-        return Finding(
-            "temperature_not_over",
-            "information",
-            f"temperature {value} is not over {limit}",
-            "temperature_not_over",
-            (("value", value), ("threshold", limit)),
-        )
-
     def _current_readings(self, sents: list[Sentence], readings: list[Reading]) -> list[Reading]:
         """The readings reported as now: not "a fever of 101 two years ago", not "what if it hits 101"."""
         if self.context is None or not readings:
@@ -407,5 +305,3 @@ class TriageEngine:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_YES = frozenset({"yes", "yeah", "yep", "yup", "y", "ya", "still", "some", "sadly", "unfortunately"})
-_NO = frozenset({"no", "nope", "nah", "n", "none", "gone", "stopped", "nothing"})

@@ -16,7 +16,6 @@ import yaml
 #: Dispositions, most urgent first. The order is clinical, not a setting.
 DISPOSITIONS: tuple[str, ...] = ("emergency", "call_physician", "self_care", "information")
 ESCALATING: frozenset[str] = frozenset({"emergency", "call_physician"})
-RULES: frozenset[str] = frozenset({"fixed", "temperature", "bloody_discharge", "pain"})
 QUESTIONS: tuple[str, ...] = (
     "temperature",
     "temperature_implausible",
@@ -24,13 +23,8 @@ QUESTIONS: tuple[str, ...] = (
     "procedure_day",
     "procedure_day_again",
 )
-ADVICE: tuple[str, ...] = (
-    "increased_discharge",
-    "pain",
-    "bloody_discharge_early",
-    "temperature_not_over",
-    "fever_unmeasured_with_chills",
-)
+ADVICE: tuple[str, ...] = ()  # advice texts are named by the findings that say them (validated there)
+REASONS: tuple[str, ...] = ("possible_emergency", "unclear_symptom")
 CONVERSATION: tuple[str, ...] = (
     "greet",
     "goodbye",
@@ -81,6 +75,10 @@ class FindingSpec:
     exclude: tuple[str, ...] = ()  # terms whose words never count for this finding
     advice: str | None = None  # key of an advice text said with the disposition (e.g. the 988 lifeline)
     site: str | None = None  # "breast": does not count when the patient names another part of the body
+    unless: tuple[str, ...] = ()  # findings that take this one's place when found with it
+    params: Mapping[str, Any] = field(default_factory=dict)  # the rule's settings (see aftercare/triage/rules.py)
+    texts: Mapping[str, str] = field(default_factory=dict)  # the rule's wording (reasons), by name
+    context_words: tuple[str, ...] = ()  # words that make bare numbers readings (temperature rule)
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,6 @@ class Thresholds:
     fever_over_f: float
     plausible_temperature_f: tuple[float, float]
     plausible_temperature_c: tuple[float, float]
-    expected_discharge_days: int
     expected_pain_days: int
     bloody_discharge_escalate_after_day: int
 
@@ -113,6 +110,10 @@ class Followup:
     quiet_hours: tuple[time, time]  # from, until (may wrap past midnight)
     bloody_question_from_day: int
     messages: Mapping[str, str]
+    asks_about: str = ""  # the finding a bare "yes" to the day-N question reports
+    yes_words: frozenset[str] = frozenset()
+    no_words: frozenset[str] = frozenset()
+    days_text: Mapping[str, str] = field(default_factory=dict)  # today / one / many / unknown
 
 
 FOLLOWUP_MESSAGES: tuple[str, ...] = (
@@ -140,6 +141,7 @@ class Protocol:
     sources: Mapping[str, str] = field(default_factory=dict)
     classifier: ClassifierSettings | None = None
     context_rules: str | None = None  # path of the clinical context rules (ConText) file
+    reasons: Mapping[str, str] = field(default_factory=dict)  # reasons the engine gives without a finding
 
     def finding(self, finding_id: str) -> FindingSpec:
         """The finding with this id (KeyError if there is none)."""
@@ -235,7 +237,6 @@ def load_protocol(path: str | Path) -> Protocol:
         fever_over_f=reader.number(t, "fever_over_f", "thresholds"),
         plausible_temperature_f=reader.range(t, "plausible_temperature_f", "thresholds"),
         plausible_temperature_c=reader.range(t, "plausible_temperature_c", "thresholds"),
-        expected_discharge_days=reader.whole(t, "expected_discharge_days", "thresholds"),
         expected_pain_days=reader.whole(t, "expected_pain_days", "thresholds"),
         bloody_discharge_escalate_after_day=reader.whole(
             t, "bloody_discharge_escalate_after_day", "thresholds"
@@ -265,12 +266,7 @@ def load_protocol(path: str | Path) -> Protocol:
     general_advice: dict[str, str] = {}
     if "general_emergencies" in data:
         findings, general_advice = _with_general_emergencies(reader, data["general_emergencies"], findings)
-    seen = {f.id for f in findings}
-    for required, rule in (("fever", "temperature"), ("bloody_discharge", "bloody_discharge"), ("pain", "pain")):
-        if required not in seen:
-            raise reader.fail(f"findings ({required})", "missing finding")
-        if next(f for f in findings if f.id == required).rule != rule:
-            raise reader.fail(f"findings ({required}).rule", f"must be {rule!r}")
+    _check_references(reader, findings, thresholds)
 
     info_raw = reader.mapping(reader.get(data, "information", ""), "information")
     information: dict[str, dict[str, str]] = {}
@@ -286,8 +282,9 @@ def load_protocol(path: str | Path) -> Protocol:
 
     advice_keys = set(general_advice) | set(reader.mapping(reader.get(data, "advice", ""), "advice"))
     for spec in findings:
-        if spec.advice is not None and spec.advice not in advice_keys:
-            raise reader.fail(f"findings ({spec.id}).advice", f"no advice text {spec.advice!r}")
+        for name in (spec.advice, spec.params.get("advice_not_over")):
+            if name is not None and name not in advice_keys:
+                raise reader.fail(f"findings ({spec.id}).advice", f"no advice text {name!r}")
         for term in spec.terms + spec.exclude:
             try:
                 compile_term(term)
@@ -295,6 +292,8 @@ def load_protocol(path: str | Path) -> Protocol:
                 raise reader.fail(f"findings ({spec.id}).terms", f"{term!r}: {exc}") from None
 
     followup = _followup(reader, data["followup"]) if "followup" in data else None
+    if followup is not None and followup.asks_about not in {f.id for f in findings}:
+        raise reader.fail("followup.asks_about", f"no finding {followup.asks_about!r}")
     classifier = _classifier(reader, data["classifier"]) if "classifier" in data else None
     context_rules = None
     if "context_rules" in data:
@@ -320,6 +319,7 @@ def load_protocol(path: str | Path) -> Protocol:
         sources={str(k): str(v) for k, v in dict(meta.get("sources") or {}).items()},
         classifier=classifier,
         context_rules=context_rules,
+        reasons=reader.texts(data, REASONS, "reasons"),
     )
 
 
@@ -354,9 +354,24 @@ def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
         disposition = reader.text(item, "disposition", key)
         if disposition not in DISPOSITIONS:
             raise reader.fail(f"{key}.disposition", f"unknown disposition {disposition!r} (known: {', '.join(DISPOSITIONS)})")
+        from aftercare.triage.rules import RULE_SETTINGS  # the registry; imported here to avoid a cycle
+
         rule = item.get("rule", "fixed")
-        if rule not in RULES:
-            raise reader.fail(f"{key}.rule", f"unknown rule {rule!r} (known: {', '.join(sorted(RULES))})")
+        if rule not in RULE_SETTINGS:
+            raise reader.fail(f"{key}.rule", f"unknown rule {rule!r} (known: {', '.join(sorted(RULE_SETTINGS))})")
+        wanted_params, wanted_texts = RULE_SETTINGS[rule]
+        params = {name: reader.get(item, name, key) for name in wanted_params}
+        for name in ("companion", "unmeasurable"):
+            if name in item:
+                params[name] = reader.text(item, name, key)
+        texts_raw = item.get("texts", {}) if wanted_texts else {}
+        texts = {name: reader.text(reader.mapping(texts_raw, f"{key}.texts"), name, f"{key}.texts") for name in wanted_texts}
+        unless = item.get("unless", [])
+        if not isinstance(unless, list) or not all(isinstance(x, str) for x in unless):
+            raise reader.fail(f"{key}.unless", "expected a list of finding ids")
+        words = item.get("context_words", [])
+        if not isinstance(words, list) or not all(isinstance(x, str) and x for x in words):
+            raise reader.fail(f"{key}.context_words", "expected a list of words")
         terms = reader.get(item, "terms", key)
         if not isinstance(terms, list) or not terms or not all(isinstance(x, str) and x.strip() for x in terms):
             raise reader.fail(f"{key}.terms", "expected a non-empty list of texts")
@@ -385,9 +400,31 @@ def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
                 exclude=tuple(x.strip() for x in exclude),
                 advice=advice,
                 site=site,
+                unless=tuple(unless),
+                params=params,
+                texts=texts,
+                context_words=tuple(w.lower() for w in words),
             )
         )
     return findings
+
+
+def _check_references(reader: _Reader, findings: list[FindingSpec], thresholds: Thresholds) -> None:
+    """Every finding id, threshold and disposition a finding's rule names exists."""
+    ids = {f.id for f in findings}
+    for spec in findings:
+        key = f"findings ({spec.id})"
+        for other in spec.unless:
+            if other not in ids:
+                raise reader.fail(f"{key}.unless", f"no finding {other!r}")
+        for name in ("companion", "unmeasurable"):
+            if name in spec.params and spec.params[name] not in ids:
+                raise reader.fail(f"{key}.{name}", f"no finding {spec.params[name]!r}")
+        for name in ("threshold", "escalate_after"):
+            if name in spec.params and not hasattr(thresholds, str(spec.params[name])):
+                raise reader.fail(f"{key}.{name}", f"no threshold {spec.params[name]!r}")
+        if "beyond" in spec.params and spec.params["beyond"] not in DISPOSITIONS:
+            raise reader.fail(f"{key}.beyond", f"unknown disposition {spec.params['beyond']!r}")
 
 
 def _with_general_emergencies(
@@ -444,12 +481,22 @@ def _followup(reader: _Reader, raw: object) -> Followup:
     quiet_hours = (_clock(reader, quiet[0], "followup.quiet_hours"), _clock(reader, quiet[1], "followup.quiet_hours"))
     if in_quiet_hours(send_at, quiet_hours):
         raise reader.fail("followup.send_at", "falls in the quiet hours")
+    words = {}
+    for name in ("yes_words", "no_words"):
+        value = reader.get(data, name, "followup")
+        if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
+            raise reader.fail(f"followup.{name}", "expected a list of words")
+        words[name] = frozenset(str(w).lower() for w in value)
+    days_text = reader.mapping(reader.get(data, "days_text", "followup"), "followup.days_text")
     return Followup(
         checkin_days=tuple(sorted(days)),
         send_at=send_at,
         quiet_hours=quiet_hours,
         bloody_question_from_day=reader.whole(data, "bloody_discharge_question_from_day", "followup"),
         messages={name: reader.text(messages, name, "followup.messages") for name in FOLLOWUP_MESSAGES},
+        asks_about=reader.text(data, "asks_about", "followup"),
+        days_text={name: reader.text(days_text, name, "followup.days_text") for name in ("today", "one", "many", "unknown")},
+        **words,
     )
 
 

@@ -94,15 +94,15 @@ def test_real_protocol_thresholds_match_clinical_protocol() -> None:
     assert t.plausible_temperature_c == (32.0, 43.0)
     assert t.bloody_discharge_escalate_after_day == 4
     assert t.expected_pain_days == 3
-    assert t.expected_discharge_days == 3
 
 
 def test_real_protocol_has_all_dispositions_and_rules() -> None:
     p = load_protocol(PROTOCOL)
     assert set(p.dispositions) == set(DISPOSITIONS)
     assert p.finding("fever").rule == "temperature"
-    assert p.finding("bloody_discharge").rule == "bloody_discharge"
-    assert p.finding("pain").rule == "pain"
+    assert p.finding("bloody_discharge").rule == "day_window"
+    assert p.finding("pain").rule == "day_window"
+    assert p.finding("bloody_discharge").params["escalate_after"] == "bloody_discharge_escalate_after_day"
     ids = [f.id for f in p.findings]
     assert len(ids) == len(set(ids))
     assert "safe_fallback" in p.conversation
@@ -184,7 +184,7 @@ MUTATIONS = [
     pytest.param(_delete(("dispositions", "emergency")), ["dispositions.emergency", "missing"], id="missing-disposition"),
     pytest.param(_delete(("questions", "temperature")), ["questions.temperature", "missing"], id="missing-question"),
     pytest.param(_delete(("conversation", "safe_fallback")), ["conversation.safe_fallback", "missing"], id="missing-safe-fallback"),
-    pytest.param(_delete(("advice", "pain")), ["advice.pain", "missing"], id="missing-advice"),
+    pytest.param(_delete(("advice", "pain")), ["findings (pain).advice", "no advice text 'pain'"], id="missing-advice"),
     pytest.param(_set(("thresholds", "fever_over_f"), "hot"), ["thresholds.fever_over_f", "expected a number", "hot"], id="fever-threshold-text"),
     pytest.param(_set(("thresholds", "fever_over_f"), True), ["thresholds.fever_over_f", "expected a number"], id="fever-threshold-bool"),
     pytest.param(_set(("thresholds", "expected_pain_days"), 2.5), ["thresholds.expected_pain_days", "whole number"], id="pain-days-float"),
@@ -197,8 +197,12 @@ MUTATIONS = [
     pytest.param(_set(("thresholds", "fever_over_f"), 90), ["thresholds.fever_over_f", "plausible_temperature_f"], id="fever-threshold-at-low-bound"),
     pytest.param(_set_finding("chills", "disposition", "urgent_care"), ["chills", "disposition", "unknown disposition", "urgent_care"], id="finding-unknown-disposition"),
     pytest.param(_set_finding("pain", "rule", "duration"), ["pain", "rule", "unknown rule", "duration"], id="finding-unknown-rule"),
-    pytest.param(_set_finding("fever", "rule", "fixed"), ["fever", "rule", "temperature"], id="fever-rule-changed"),
-    pytest.param(_remove_finding("bloody_discharge"), ["bloody_discharge", "missing finding"], id="required-finding-removed"),
+    # Rules are data: any registered rule may be named, with the settings it reads.
+    pytest.param(_set_finding("fever", "rule", "thermometer"), ["fever", "rule", "unknown rule", "day_window"], id="unknown-rule"),
+    pytest.param(_set_finding("redness", "rule", "day_window"), ["redness", "escalate_after", "missing key"], id="rule-without-its-settings"),
+    pytest.param(_set_finding("pain", "escalate_after", "pain_days"), ["pain", "escalate_after", "no threshold"], id="rule-names-unknown-threshold"),
+    pytest.param(_set_finding("pain", "beyond", "urgent"), ["pain", "beyond", "unknown disposition"], id="rule-names-unknown-disposition"),
+    pytest.param(_remove_finding("bloody_discharge"), ["unless", "no finding 'bloody_discharge'"], id="referenced-finding-removed"),
     pytest.param(_duplicate_finding("redness"), ["redness", "duplicate id"], id="duplicate-finding-id"),
     pytest.param(_set_finding("redness", "terms", ["red|"]), ["redness", "terms", "red|"], id="term-empty-alternative"),
     pytest.param(_set_finding("redness", "terms", ["red + "]), ["redness", "terms", "empty part"], id="term-empty-part"),
