@@ -564,6 +564,41 @@ def targets(project: dict[str, Any], baseline: dict[str, Any] | None, concurrenc
     ]
 
 
+ENGINE_MESSAGES = {
+    "prose": "my breast is a little sore today and I have some questions about the results. ",
+    "red flags": "fever 101.5 chills red swollen pus bleeding. ",
+    "one run-on sentence": "no fever no chills no redness ",
+}
+
+
+def engine_cost(sizes: Sequence[int] = (2_000, 16_000, 65_536), repeats: int = 3) -> dict[str, dict[str, float]]:
+    """Milliseconds the triage engine (with the learned detector) takes for one message, by size and kind
+    (the median of a few runs, in this process: the engine's own cost, without HTTP or Rasa)."""
+    from datetime import date
+    from statistics import median
+
+    from aftercare.triage.classifier import RedFlagClassifier
+    from aftercare.triage.dialogue import Dialogue
+    from aftercare.triage.protocol import load_protocol
+
+    classifier_path = ROOT / "models" / "redflag.joblib"
+    classifier = RedFlagClassifier.load(classifier_path) if classifier_path.exists() else None
+    dialogue = Dialogue(load_protocol(ROOT / "protocols" / "ductogram.yml"), classifier)
+    today = date(2026, 11, 19)
+    dialogue.respond("hello", None, today=today)  # load what loads lazily
+    figures: dict[str, dict[str, float]] = {}
+    for kind, unit in ENGINE_MESSAGES.items():
+        for size in sizes:
+            text = (unit * (size // len(unit) + 1))[:size]
+            runs = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                dialogue.respond(text, None, today=today)
+                runs.append((time.perf_counter() - start) * 1000)
+            figures.setdefault(kind, {})[str(size)] = round(median(runs), 1)
+    return figures
+
+
 def render(report: dict[str, Any]) -> str:
     project = report["configs"].get("project", {})
     baseline = report["configs"].get("baseline", {})
@@ -578,6 +613,12 @@ def render(report: dict[str, Any]) -> str:
     for label, path, fmt in ROWS:
         a, b = _get(project, path), _get(baseline, path)
         lines.append(f"{label.format(n=n):{w}}{_fmt(fmt, a):>{c}}{_fmt(fmt, b):>{c}}{_ratio(a, b):>{c}}")
+    engine = report.get("engine") or {}
+    if engine:
+        lines.append("")
+        lines.append("triage engine alone, ms per message (median of 3)" + "".join(f"{k + ' chars':>{c}}" for k in next(iter(engine.values()))))
+        for kind, by_size in engine.items():
+            lines.append(f"  {kind:<{w - 2 + 16}}" + "".join(f"{v:>{c}.1f}" for v in by_size.values()))
     lines.append("")
     lines.append("targets (project)")
     for t in report["targets"]:
@@ -639,6 +680,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      ("single_conversations", "single_turns", "concurrency", "concurrent_turns", "rounds")},
         "configs": {},
     }
+    log("triage engine cost by message size")
+    report["engine"] = engine_cost()
     failed = False
     stacks: dict[str, Stack] = {}
     try:
