@@ -190,6 +190,9 @@ class Dialogue:
         if intent == "feeling_fine" or a.negated:
             # "no fever, no chills": the patient says what they do not have.
             return self._plain([p.conversation["feeling_fine"]], state, topic="feeling_fine")
+        if a.elsewhere and not a.findings:
+            # "my knee is swollen": not about the procedure; their own doctor, not 911 or the nurses.
+            return self._plain([self._in_language(p.conversation, "unrelated", a.language)], state, topic="unrelated")
         if not looks_english(text):
             return self._plain([self._in_language(p.conversation, "not_english", a.language)], state, topic="not_english")
         symptom_intent = bool(intent and intent.startswith("report_"))

@@ -100,6 +100,7 @@ class Assessment:
     negated: list[str] = field(default_factory=list)  # findings the patient said they do not have
     learned: dict[str, float] = field(default_factory=dict)  # the classifier's probability of each level
     language: str = "en"  # "es" when the message reads as Spanish
+    elsewhere: list[str] = field(default_factory=list)  # breast findings mentioned only for another body part
 
     @property
     def reasons(self) -> list[str]:
@@ -134,7 +135,7 @@ class TriageEngine:
         t = p.thresholds
         message = normalise(message)
         sents = sentences(message)
-        found, hypothetical, negated = self._current_findings(sents)
+        found, hypothetical, negated, elsewhere = self._current_findings(sents)
         answered_no = False
         followup = p.followup
         if state.pending == "bloody_check" and followup is not None:
@@ -219,6 +220,7 @@ class TriageEngine:
         return Assessment(
             findings, disposition, state.disposition, question, question_values, new, state,
             hypothetical=hypothetical, negated=negated, answered_no=answered_no, learned=probability,
+            elsewhere=elsewhere,
             language=guess_language(message),
         )
 
@@ -271,15 +273,16 @@ class TriageEngine:
 
         return [r for r in readings if current(r)]
 
-    def _current_findings(self, sents: list[Sentence]) -> tuple[set[str], list[str], list[str]]:
-        """Findings reported now; findings only asked about; findings only denied (in protocol order)."""
+    def _current_findings(self, sents: list[Sentence]) -> tuple[set[str], list[str], list[str], list[str]]:
+        """Findings reported now; only asked about; only denied; only elsewhere on the body (protocol order)."""
         matches = self.matcher.find_all(sents)
         if self.context is None:
-            return {fid for fid, m in matches.items() if m}, [], []
+            return {fid for fid, m in matches.items() if m}, [], [], []
         mentions = self.context.classify(sents, matches)
         found: set[str] = set()
         hypothetical: list[str] = []
         negated: list[str] = []
+        elsewhere: list[str] = []
         for spec in self.protocol.findings:
             said = mentions[spec.id]
             if any(m.is_current(breast_site=spec.site == "breast") for m in said):
@@ -288,7 +291,9 @@ class TriageEngine:
                 hypothetical.append(spec.id)
             elif any(m.negated for m in said):
                 negated.append(spec.id)
-        return found, hypothetical, negated
+            elif any(m.is_current(breast_site=False) for m in said):
+                elsewhere.append(spec.id)
+        return found, hypothetical, negated, elsewhere
 
     @staticmethod
     def _asked(state: ConversationState, question: str) -> int:

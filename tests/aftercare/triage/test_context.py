@@ -19,7 +19,7 @@ ENGINE = TriageEngine(PROTOCOL)
 
 
 def matched(text: str) -> set[str]:
-    found, _, _ = ENGINE._current_findings(sentences(text))
+    found, _, _, _ = ENGINE._current_findings(sentences(text))
     return found
 
 

@@ -344,3 +344,10 @@ def test_spanish_red_flags_are_answered_in_spanish(dialogue: Dialogue, text: str
 def test_english_red_flags_stay_in_english(dialogue: Dialogue) -> None:
     reply = dialogue.respond("I cannot breathe", None, today=TODAY)
     assert reply.texts[0].startswith("This could be an emergency")
+
+
+@pytest.mark.parametrize("text", ["my knee is a little swollen after my run", "me duele una muela desde el sabado"])
+def test_a_complaint_elsewhere_on_the_body_gets_the_own_doctor_advice(dialogue: Dialogue, text: str) -> None:
+    reply = dialogue.respond(text, None, today=TODAY)
+    assert reply.payload["disposition"] == "information" and reply.escalation is None
+    assert "own doctor" in reply.texts[0] or "propio médico" in reply.texts[0]
