@@ -82,6 +82,9 @@ def load_rules(path: Path) -> tuple[list[ConTextRule], dict[str, list[str]]]:
         direction, scope = item.get("direction", "BIDIRECTIONAL"), item.get("max_scope")
         if not isinstance(literal, str) or not literal.strip() or literal != literal.lower():
             raise ContextRulesError(f"{where}: literal: expected lower-case text, got {literal!r}")
+        pattern = item.get("pattern")
+        if pattern is not None and (not isinstance(pattern, list) or not all(isinstance(t, dict) for t in pattern)):
+            raise ContextRulesError(f"{where} ({literal}): pattern: expected a list of spaCy token patterns")
         if category not in CATEGORIES:
             raise ContextRulesError(f"{where} ({literal}): category: expected one of {', '.join(sorted(CATEGORIES))}")
         if direction not in DIRECTIONS:
@@ -94,7 +97,7 @@ def load_rules(path: Path) -> tuple[list[ConTextRule], dict[str, list[str]]]:
             # sentence); a terminator reaching one word each way is always seen.
             scope = 1
         # Match the folded words as they are ("dont", "cant"): spaCy's own tokenizer would split them.
-        pattern = [{"LOWER": word} for word in literal.split()]
+        pattern = pattern or [{"LOWER": word} for word in literal.split()]
         rules.append(ConTextRule(literal, category, pattern=pattern, direction=direction, max_scope=scope))
     terminating = raw.get("terminating_types") or {}
     if not isinstance(terminating, dict) or not all(

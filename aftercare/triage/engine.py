@@ -161,9 +161,10 @@ class TriageEngine:
             spec.id in found or spec.id in state.pending_findings or any(w in folded for w in spec.context_words)
             for spec in p.findings if spec.rule == "temperature"
         ) or state.pending == "temperature" or intent == "inform_temperature"
-        readings = self._current_readings(sents, find_readings(
+        said_readings = find_readings(
             message, context=temperature_talk, plausible_f=t.plausible_temperature_f, plausible_c=t.plausible_temperature_c
-        ))
+        )
+        readings = self._current_readings(sents, said_readings)
         mentions = day_parser.find_day_mentions(
             message, today, about_procedure=state.pending == "procedure_day" or intent == "inform_procedure_day"
         )
@@ -188,7 +189,8 @@ class TriageEngine:
         if hint_finding is not None:
             findings.append(hint_finding)
         question, question_values, waiting = out.question, out.question_values, out.waiting
-        decided_by_number = out.decided_by_number
+        # A reading the rules judged not current ("101 two years ago") was still decided by the number.
+        decided_by_number = out.decided_by_number or bool(said_readings)
 
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
         probability = self.classifier.probabilities(message, normalised=True) if self.classifier else {}

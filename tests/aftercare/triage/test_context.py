@@ -154,6 +154,10 @@ def test_term_matching(text: str, present: set[str], absent: set[str]) -> None:
     ("my husband collapsed and is not responding", {"unresponsive"}, set()),
     ("si, todavia tengo sangre", {"bloody_discharge"}, set()),
     ("the pain went away then came back tonight", {"pain"}, set()),
+    ("my dad had a stroke in 2019", set(), {"stroke_signs"}),
+    ("I'm dying to know the results", set(), {"patient_says_emergency"}),
+    ("I think I am dying", {"patient_says_emergency"}, set()),
+    ("brown-red spotting since yesterday", {"bloody_discharge"}, {"redness"}),
     ("more discharge than before the test", {"increased_discharge"}, set()),
 ])
 def test_current_findings(text: str, present: set[str], absent: set[str]) -> None:
