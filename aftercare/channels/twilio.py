@@ -41,14 +41,15 @@ MAX_BODY_CHARS = 1600
 
 
 def keyword(body: str) -> tuple[str | None, str]:
-    """The leading keyword (STOP, START, YES, HELP, ...) if any, and the rest of the message."""
+    """The keyword (STOP, START, YES, HELP, ...) when it is the whole message, as carriers read them, and
+    the text; any longer message ("End of day 3 and my breast is red") is no keyword and is triaged."""
     text = body.strip()
-    match = re.match(r"^\s*(opt[\s-]*out|[a-z]+)\b[\s.,!:;-]*(.*)$", text, re.I | re.S)
+    match = re.fullmatch(r"\s*(opt[\s-]*out|[a-z]+)[\s.,!?:;-]*", text, re.I)
     if not match:
         return None, text
     word = re.sub(r"[\s-]", "", match.group(1)).upper()
     if word in OPT_OUT | OPT_IN | {"YES", "HELP", "INFO"}:
-        return word, match.group(2).strip()
+        return word, ""
     return None, text
 
 

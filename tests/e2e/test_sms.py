@@ -145,6 +145,16 @@ def test_opt_out_with_a_red_flag_is_still_triaged(sms):
     assert rows and rows[0]["disposition"] == "emergency"
 
 
+def test_a_keyword_inside_a_longer_message_does_not_opt_out(sms):
+    number = phone()
+    day = (clinic_today() - timedelta(days=3)).isoformat()
+    assert run(sms, "aftercare.sms.enrol", number, "--procedure-date", day).returncode == 0
+    signed_post(sms, {"From": number, "Body": "End of day 3 and my breast is red"})
+    texts = sms["fake"].wait_for(number, 1)
+    assert "physician" in texts[0]
+    assert not sms["store"].is_opted_out(number)
+
+
 # ----------------------------------------------------------------------------- enrolment and check-ins
 @pytest.mark.parametrize("number, when, problem", [
     ("5551234567", "today", "E.164"),

@@ -52,7 +52,10 @@ def test_a_sentence_longer_than_the_limit_is_cut_at_words():
     ("OPT-OUT", "OPTOUT", ""), ("unsubscribe", "UNSUBSCRIBE", ""), ("STOPALL", "STOPALL", ""),
     ("quit", "QUIT", ""), ("revoke", "REVOKE", ""), ("end", "END", ""), ("cancel", "CANCEL", ""),
     ("start", "START", ""), ("UNSTOP", "UNSTOP", ""), ("yes", "YES", ""), ("help", "HELP", ""),
-    ("STOP. i cant breathe", "STOP", "i cant breathe"), ("yes still bloody", "YES", "still bloody"),
+    # A keyword counts only as the whole message (issue 10.6): anything longer is triaged as it is.
+    ("STOP. i cant breathe", None, "STOP. i cant breathe"), ("yes still bloody", None, "yes still bloody"),
+    ("End of day 3 and my breast is red", None, "End of day 3 and my breast is red"),
+    ("Stop!", "STOP", ""), ("help?", "HELP", ""),
     ("stopped bleeding", None, "stopped bleeding"), ("i want to stop", None, "i want to stop"),
     ("hello", None, "hello"), ("", None, ""),
 ])
