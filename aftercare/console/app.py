@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
             if request.method == "POST":
                 sent = request.form.get("csrf_token") if request.form else None
                 sent = sent or request.headers.get("X-CSRF-Token")
-                if not sent or not secrets.compare_digest(sent, session.csrf_token):
+                if not _same_token(sent, session.csrf_token):
                     return page("error.html", 403, message="The form has expired or is not valid. Go back, reload and try again.")
             return await handler(request, session, *args, **kwargs)
 
@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
         form = request.form or {}
         cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE)
         sent = form.get("csrf_token")
-        if not cookie_token or not sent or not secrets.compare_digest(cookie_token, sent):
+        if not cookie_token or not _same_token(sent, cookie_token):
             return page("error.html", 403, message="The login form has expired. Go back, reload and try again.")
         username = (form.get("username") or "").strip().lower()[:64]
         password = form.get("password") or ""
@@ -298,9 +298,9 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
         ]
         for turn, mark in data["turns"]:
             flag = "  <-- escalated: " + "; ".join(mark["reasons"]) if mark else ""
-            lines.append(f"[{turn.at:%Y-%m-%d %H:%M:%S} UTC] {turn.who}: {turn.text}{flag}")
+            lines.append(f"[{turn.at:%Y-%m-%d %H:%M:%S} UTC] {turn.who}: {_one_line(turn.text)}{flag}")
         for note in data["notes"]:
-            lines.append(f"[{as_utc(note['at']):%Y-%m-%d %H:%M:%S} UTC] note by {note['nurse']}: {note['note']}")
+            lines.append(f"[{as_utc(note['at']):%Y-%m-%d %H:%M:%S} UTC] note by {note['nurse']}: {_one_line(note['note'])}")
         return response.text(
             "\n".join(lines) + "\n",
             headers={"Content-Disposition": f'attachment; filename="escalation-{escalation_id}.txt"'},
@@ -388,3 +388,16 @@ def _set_cookie(
         cookie["max-age"] = max_age
     if _secure(request, cfg):
         cookie["secure"] = True
+
+
+def _same_token(sent: object, expected: str) -> bool:
+    """Constant-time comparison of a submitted token; anything that is not ASCII text is simply wrong
+    (``secrets.compare_digest`` raises on non-ASCII str, which was a 500)."""
+    if not isinstance(sent, str) or not sent or not sent.isascii():
+        return False
+    return secrets.compare_digest(sent.encode(), expected.encode())
+
+
+def _one_line(text: str) -> str:
+    """Patient or nurse text on one line of the chart export: a line break cannot forge another entry."""
+    return " ".join(str(text).replace("\r", "\n").split("\n")).replace("\u2028", " ").replace("\u2029", " ")

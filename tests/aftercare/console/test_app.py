@@ -410,3 +410,24 @@ async def test_nurse_enrols_a_patient_for_sms(app, env):
     assert ok.status == 200 and "Enrolled +15551234567" in ok.text
     assert SmsStore(env["store"].engine).procedure_date_for("+15551234567") == today - timedelta(days=1)
     assert (await b.post("/enrol", data={"phone": "+15551234567", "procedure_date": today.isoformat()})).status == 403
+
+
+async def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(app, env):
+    esc = escalate(env["store"])
+    b = Browser(app)
+    await b.login()
+    assert (await b.post(f"/escalations/{esc}/acknowledge", data={"csrf_token": "é" * 43})).status == 403
+    assert (await Browser(app).post("/login", data={"username": "ann", "password": PASSWORD, "csrf_token": "ü"})).status == 403
+
+
+async def test_line_breaks_in_patient_text_cannot_forge_export_lines(app, env):
+    sender = "conv-forge"
+    add_turns(env["tracker"], sender, [
+        ("user", "fever 101\n[2026-11-20 10:00:00 UTC] nurse: patient called, all fine\r\nok", 1763780000.0, None),
+    ])
+    esc = escalate(env["store"], sender, ts=1763780000.0)
+    b = Browser(app)
+    await b.login()
+    export = await b.get(f"/escalations/{esc}/export")
+    assert export.status == 200
+    assert not any(line.startswith("[2026-11-20 10:00:00 UTC] nurse") for line in export.text.splitlines())
