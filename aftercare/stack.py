@@ -107,7 +107,7 @@ class Stack:
         env["AFTERCARE_RASA_URL"] = f"http://127.0.0.1:{self.rasa_port}"
         env["AFTERCARE_RASA_API_TOKEN"] = self.api_token()
         # The action server has no authentication; rasa-sdk binds 0.0.0.0 unless SANIC_HOST says otherwise.
-        env.setdefault("SANIC_HOST", "127.0.0.1")
+        env["SANIC_HOST"] = "127.0.0.1"  # whatever the parent environment had: the action server has no login
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.update(self.extra_env)
         return env

@@ -11,9 +11,13 @@ import time
 from typing import Callable
 
 from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from aftercare.sms.models import SmsStore
+
+#: Seconds one request to Twilio's REST API may take before it is retried.
+REQUEST_TIMEOUT_SECONDS = 10.0
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +64,8 @@ class SmsSender:
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, store: SmsStore,
                  api_base: str = "", sleep: Callable[[float], None] = time.sleep) -> None:
-        self.client = Client(account_sid, auth_token)
+        # Twilio's client waits forever by default; a hung connection would hold the reply (and the thread).
+        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS))
         if api_base:
             self.client.api.base_url = api_base.rstrip("/")
         self.from_number = from_number

@@ -189,3 +189,10 @@ def test_due_compares_in_utc_whatever_the_offset(store):
     nine_chicago = datetime(2026, 11, 22, 9, 0, tzinfo=ZoneInfo("America/Chicago"))
     assert store.due(nine_chicago) == []  # 15:00 UTC: not yet (a naive comparison would say due)
     assert [c.day for c in store.due(noon_chicago)] == [1]
+
+
+def test_the_twilio_client_has_a_timeout(store):
+    from aftercare.sms.sender import REQUEST_TIMEOUT_SECONDS
+
+    sender = SmsSender("AC" + "0" * 32, "token", "+15550000000", store, sleep=lambda _: None)
+    assert sender.client.http_client.timeout == REQUEST_TIMEOUT_SECONDS

@@ -1,0 +1,24 @@
+"""The launcher's environment for the servers (starting them is tested end to end in tests/e2e)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aftercare.stack import Stack
+
+
+def test_the_action_server_binds_loopback_whatever_the_parent_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANIC_HOST", "0.0.0.0")
+    env = Stack(var_dir=tmp_path, rasa_port=5905, action_port=5955, console_port=5906).env()
+    assert env["SANIC_HOST"] == "127.0.0.1"
+
+
+def test_extra_environment_reaches_the_servers(tmp_path: Path) -> None:
+    stack = Stack(var_dir=tmp_path, rasa_port=5905, action_port=5955, console_port=5906,
+                  extra_env={"AFTERCARE_FIXED_TODAY": "2026-11-19"})
+    env = stack.env()
+    assert env["AFTERCARE_FIXED_TODAY"] == "2026-11-19"
+    assert env["AFTERCARE_ACTION_URL"] == "http://127.0.0.1:5955/webhook"
