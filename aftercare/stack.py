@@ -22,6 +22,11 @@ from aftercare.triage.protocol import ProtocolError, load_protocol
 from aftercare.settings import ROOT, load_settings
 
 BIN = Path(sys.executable).parent
+#: The largest request body the Rasa server and the console accept (Sanic's own default is 100 MB);
+#: the channels' own checks give a clear answer below it (a message over 64 KB gets 413 with a reason).
+PUBLIC_REQUEST_MAX_BYTES = 128 * 1024
+#: The action server gets the whole tracker from Rasa on 127.0.0.1: a long conversation is larger.
+ACTION_REQUEST_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -34,12 +39,13 @@ class Server:
     log_path: Path
     process: subprocess.Popen | None = None
     started: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)  # this server's own settings, over the stack's
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command, cwd=ROOT, env={**env, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
         self.started = time.monotonic()
@@ -122,6 +128,7 @@ class Stack:
                 [str(BIN / "python"), "-m", "aftercare.console", "--port", str(self.console_port)],
                 f"http://127.0.0.1:{self.console_port}/health",
                 logs / "console.log",
+                env={"SANIC_REQUEST_MAX_SIZE": str(PUBLIC_REQUEST_MAX_BYTES)},
             )
         if name == "actions":
             return Server(
@@ -129,6 +136,7 @@ class Stack:
                 [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.action_port)],
                 f"http://127.0.0.1:{self.action_port}/health",
                 logs / "actions.log",
+                env={"SANIC_REQUEST_MAX_SIZE": str(ACTION_REQUEST_MAX_BYTES)},
             )
         return Server(
             "rasa",
@@ -141,6 +149,7 @@ class Stack:
             ],
             f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/",
             logs / "rasa.log",
+            env={"SANIC_REQUEST_MAX_SIZE": str(PUBLIC_REQUEST_MAX_BYTES)},
         )
 
     def start(self, names: tuple[str, ...] = ("actions", "rasa", "console"), timeout: float = 180) -> float:

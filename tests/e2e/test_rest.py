@@ -152,3 +152,17 @@ def test_sms_disabled_without_twilio_settings(client, stack):
     answer = requests.post(f"{client.base}/webhooks/twilio/webhook", data={"From": "+15551234567", "Body": "hi"}, timeout=30)
     assert answer.status_code == 503
     assert "SMS disabled" in (stack.var_dir / "logs" / "rasa.log").read_text()
+
+
+@pytest.mark.parametrize("server", ["rasa", "console"])
+def test_every_public_server_refuses_a_huge_body(stack, server):
+    import requests
+
+    port = stack.rasa_port if server == "rasa" else stack.console_port
+    path = "/webhooks/rest/webhook" if server == "rasa" else "/login"
+    try:
+        resp = requests.post(f"http://127.0.0.1:{port}{path}", data=b"x" * (2 * 1024 * 1024),
+                             headers={"Content-Type": "application/json"}, timeout=30)
+    except requests.ConnectionError:
+        return  # the server closed the connection before reading it all: refused
+    assert resp.status_code == 413
