@@ -92,8 +92,10 @@ def create_db_engine(url: str) -> sa.engine.Engine:
     """An engine for the URL; creates the SQLite file's folder, and waits on a locked SQLite file."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url, connect_args={"timeout": 5}, future=True)
-    return sa.create_engine(url, pool_pre_ping=True, future=True)
+        return sa.create_engine(url, connect_args={"timeout": 5}, future=True, hide_parameters=True)
+    # hide_parameters: an error (a locked database, a constraint) never carries phone numbers or reasons
+    # into a log line.
+    return sa.create_engine(url, pool_pre_ping=True, future=True, hide_parameters=True)
 
 
 class EscalationStore:

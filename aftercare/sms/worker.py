@@ -39,6 +39,13 @@ def trigger_checkin(settings: Settings, phone: str, timeout: float = 60) -> None
         raise RuntimeError(f"trigger_intent answered {answer.status_code}")
 
 
+def _failure(exc: Exception) -> str:
+    """What went wrong, without the URL (phone, token) that requests puts in its messages."""
+    if isinstance(exc, RuntimeError):
+        return str(exc)  # our own "trigger_intent answered 500"
+    return type(exc).__name__
+
+
 def run_once(store: SmsStore, settings: Settings, followup: Followup, *, at: datetime | None = None,
              lease: timedelta = DEFAULT_LEASE, exit_after: int | None = None) -> int:
     """One round; returns how many check-ins were sent."""
@@ -58,8 +65,10 @@ def run_once(store: SmsStore, settings: Settings, followup: Followup, *, at: dat
         try:
             trigger_checkin(settings, checkin.phone)
         except (requests.RequestException, RuntimeError) as exc:
-            logger.error("check-in %d not sent: %s", checkin.id, exc)
-            store.release(checkin.id, str(exc))
+            # The request's URL holds the phone number and the API token: log the kind of failure only.
+            reason = _failure(exc)
+            logger.error("check-in %d not sent: %s", checkin.id, reason)
+            store.release(checkin.id, reason)
             continue
         if exit_after is not None and sent + 1 >= exit_after:
             logger.error("exiting on purpose after a send, before recording it (--exit-after)")

@@ -81,3 +81,18 @@ def test_unwritable_database_goes_to_journal_and_is_replayed(tmp_path: Path):
     assert healed.record_durably(item("j3")) is True
     assert sorted(r["conversation_id"] for r in healed.list_escalations()) == ["j1", "j2", "j3"]
     assert healed.pending_in_journal() == 0
+
+
+def test_database_errors_never_carry_the_parameters(tmp_path: Path):
+    import sqlalchemy as sa
+
+    from aftercare.escalations import create_db_engine
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (phone TEXT UNIQUE)"))
+        conn.execute(sa.text("INSERT INTO t VALUES (:p)"), {"p": "+15551234567"})
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO t VALUES (:p)"), {"p": "+15551234567"})
+    assert "+15551234567" not in str(caught.value)

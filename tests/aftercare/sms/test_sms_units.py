@@ -196,3 +196,24 @@ def test_the_twilio_client_has_a_timeout(store):
 
     sender = SmsSender("AC" + "0" * 32, "token", "+15550000000", store, sleep=lambda _: None)
     assert sender.client.http_client.timeout == REQUEST_TIMEOUT_SECONDS
+
+
+def test_a_failed_check_in_is_logged_without_phone_or_token(store, monkeypatch, caplog):
+    import dataclasses
+
+    import requests
+
+    from aftercare.settings import load_settings
+    from aftercare.sms import worker
+
+    settings = dataclasses.replace(load_settings(), rasa_api_token="tok-secret-123")
+
+    def refuse(url, **kw):
+        raise requests.ConnectionError(f"HTTPConnectionPool: Max retries exceeded with url: {url}?token=tok-secret-123")
+
+    monkeypatch.setattr(worker.requests, "post", refuse)
+    store.enrol("+15551234567", TODAY, FOLLOWUP, "America/Chicago", today=TODAY)
+    worker.run_once(store, settings, FOLLOWUP, at=_due_now(store).replace(hour=16))
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "check-in" in text and "ConnectionError" in text
+    assert "+15551234567" not in text and "tok-secret-123" not in text
