@@ -29,7 +29,7 @@ test: $(MODEL) $(CLASSIFIER) $(CHROMIUM)
 
 ## the browser tests drive Debian's chromium (Playwright cannot download a browser here)
 $(CHROMIUM):
-	@mkdir -p var
+	@install -d -m 700 var
 	@echo "installing Debian's chromium for the browser tests"
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium > var/apt-chromium.log 2>&1 || (tail -20 var/apt-chromium.log; exit 1)
@@ -40,7 +40,7 @@ $(INSTALLED): requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d)" % sys.version_info[:2])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet --no-deps --ignore-requires-python -r requirements/lock.txt
-	@mkdir -p var
+	@install -d -m 700 var
 	touch $@
 
 ## train: train the models when their training data or config changed
@@ -48,7 +48,7 @@ train: $(MODEL) $(CLASSIFIER)
 $(CLASSIFIER): $(INSTALLED) $(TRIAGE_FILES)
 	$(BIN)/python -m aftercare.triage.classifier training/triage $@
 $(MODEL): $(INSTALLED) $(TRAINING_FILES)
-	@mkdir -p var
+	@install -d -m 700 var
 	$(BIN)/rasa train --fixed-model-name aftercare --out models > var/train.log 2>&1 || (tail -40 var/train.log; exit 1)
 	@touch $@
 	@echo "trained $@ (log: var/train.log)"

@@ -29,6 +29,19 @@ PUBLIC_REQUEST_MAX_BYTES = 128 * 1024
 ACTION_REQUEST_MAX_BYTES = 16 * 1024 * 1024
 
 
+#: Files the servers create hold health information (databases, logs) or secrets (tokens).
+PRIVATE_UMASK = 0o077
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its log folder) readable by this user only; tighten it if it exists."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    logs = path / "logs"
+    logs.mkdir(exist_ok=True)
+    logs.chmod(0o700)
+
+
 @dataclass
 class Server:
     """One child process and the URL that tells it is ready."""
@@ -43,9 +56,10 @@ class Server:
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env={**env, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command, cwd=ROOT, env={**env, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            umask=PRIVATE_UMASK,  # databases, logs and tokens readable by the service user only
         )
         log.close()
         self.started = time.monotonic()
@@ -154,7 +168,7 @@ class Stack:
 
     def start(self, names: tuple[str, ...] = ("actions", "rasa", "console"), timeout: float = 180) -> float:
         """Start the named servers and wait until all answer; returns the seconds it took."""
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.var_dir)
         env = self.env()
         began = time.monotonic()
         for name in names:

@@ -22,3 +22,21 @@ def test_extra_environment_reaches_the_servers(tmp_path: Path) -> None:
     env = stack.env()
     assert env["AFTERCARE_FIXED_TODAY"] == "2026-11-19"
     assert env["AFTERCARE_ACTION_URL"] == "http://127.0.0.1:5955/webhook"
+
+
+def test_servers_create_files_for_their_user_only(tmp_path: Path) -> None:
+    import stat
+    import sys
+
+    from aftercare.stack import Server, make_private_dir
+
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    make_private_dir(var)
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    target = var / "made-by-a-server.db"
+    server = Server("t", [sys.executable, "-c", f"open({str(target)!r}, 'w').write('x')"], None, var / "logs" / "t.log")
+    server.start({})
+    server.process.wait(timeout=30)
+    assert stat.S_IMODE(target.stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((var / "logs" / "t.log").stat().st_mode) & 0o077 == 0
