@@ -70,7 +70,7 @@ EVAL_TODAY := 2026-11-19
 evaluate: $(MODEL) $(CLASSIFIER)
 	rm -rf var/evaluate
 	AFTERCARE_FIXED_TODAY=$(EVAL_TODAY) $(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate \
-	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --cases eval/cases.yml --cases eval/blind/dev.yml \
+	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --token-file var/evaluate/rest-token --cases eval/cases.yml --cases eval/blind/dev.yml \
 	  --numbers-only eval/blind/test.yml --json var/evaluate/evaluation.json
 
 ## nurse: create a personal nurse console account (asks for the password): make nurse NURSE=ann NAME="Ann Lee, RN"

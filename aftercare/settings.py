@@ -30,6 +30,7 @@ class Settings:
     care_team_contact: str = "the phone number on your appointment letter"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_api_token: str = ""
+    rest_token: str = ""  # callers of the REST channel send it as "Authorization: Bearer <token>"
     classifier_path: Path = ROOT / "models" / "redflag.joblib"
     fixed_today: date | None = None  # evaluation and tests only: the clinic's date, instead of the clock
 
@@ -84,6 +85,7 @@ def load_settings() -> Settings:
         care_team_contact=os.environ.get("AFTERCARE_CARE_TEAM_CONTACT", "the phone number on your appointment letter"),
         rasa_url=os.environ.get("AFTERCARE_RASA_URL", "http://127.0.0.1:5005"),
         rasa_api_token=os.environ.get("AFTERCARE_RASA_API_TOKEN", ""),
+        rest_token=os.environ.get("AFTERCARE_REST_TOKEN", ""),
         classifier_path=Path(os.environ.get("AFTERCARE_CLASSIFIER", ROOT / "models" / "redflag.joblib")),
         fixed_today=date.fromisoformat(os.environ["AFTERCARE_FIXED_TODAY"]) if os.environ.get("AFTERCARE_FIXED_TODAY") else None,
     )

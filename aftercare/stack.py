@@ -105,12 +105,19 @@ class Stack:
 
     def api_token(self) -> str:
         """The Rasa HTTP API token: AFTERCARE_RASA_API_TOKEN, or one made once in var/rasa-api-token."""
-        configured = self.extra_env.get("AFTERCARE_RASA_API_TOKEN") or os.environ.get("AFTERCARE_RASA_API_TOKEN")
+        return self._token("AFTERCARE_RASA_API_TOKEN", "rasa-api-token")
+
+    def rest_token(self) -> str:
+        """The REST channel's bearer token: AFTERCARE_REST_TOKEN, or one made once in var/rest-token."""
+        return self._token("AFTERCARE_REST_TOKEN", "rest-token")
+
+    def _token(self, variable: str, file_name: str) -> str:
+        configured = self.extra_env.get(variable) or os.environ.get(variable)
         if configured:
             return configured
-        path = self.var_dir / "rasa-api-token"
+        path = self.var_dir / file_name
         if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.var_dir)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
@@ -126,6 +133,7 @@ class Stack:
         env["AFTERCARE_ACTION_URL"] = f"http://127.0.0.1:{self.action_port}/webhook"
         env["AFTERCARE_RASA_URL"] = f"http://127.0.0.1:{self.rasa_port}"
         env["AFTERCARE_RASA_API_TOKEN"] = self.api_token()
+        env["AFTERCARE_REST_TOKEN"] = self.rest_token()
         # The action server has no authentication; rasa-sdk binds 0.0.0.0 unless SANIC_HOST says otherwise.
         env["SANIC_HOST"] = "127.0.0.1"  # whatever the parent environment had: the action server has no login
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

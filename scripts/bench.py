@@ -213,9 +213,20 @@ def send_turn(session: requests.Session, url: str, sender: str, text: str, index
     return turn
 
 
+#: The REST channel's bearer token of each running stack, by its base URL.
+TOKENS: dict[str, str] = {}
+
+
+def rest_session(url: str) -> requests.Session:
+    """A session that sends the stack's REST token."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKENS.get(url, '')}"
+    return session
+
+
 def play(url: str, conversation: Conversation, timeout: float = 60) -> list[Turn]:
     """Play one conversation, one message after the other's answer."""
-    with requests.Session() as session:
+    with rest_session(url) as session:
         return [send_turn(session, url, conversation.id, text, i, timeout) for i, text in enumerate(conversation.turns)]
 
 
@@ -417,7 +428,7 @@ def merge(runs: list[LoadRun]) -> LoadRun:
 def quality(url: str) -> dict[str, Any]:
     """Triage quality on the evaluation set (scripts/evaluate.py)."""
     cases = evaluate.load_cases(CASES)
-    with requests.Session() as session:
+    with rest_session(url) as session:
         results = [evaluate.play_case(session, url, case, 60) for case in cases]
     summary = evaluate.summarise(results)
     return {
@@ -440,6 +451,7 @@ def measure(stacks: dict[str, Stack], args: argparse.Namespace, log: Callable[[s
     """
     pools = turn_pools()
     urls = {name: f"http://127.0.0.1:{s.rasa_port}" for name, s in stacks.items()}
+    TOKENS.update({urls[name]: s.rest_token() for name, s in stacks.items()})
     single: dict[str, list[LoadRun]] = {name: [] for name in stacks}
     many: dict[str, list[LoadRun]] = {name: [] for name in stacks}
     peaks: dict[str, dict[str, float]] = {name: {} for name in stacks}

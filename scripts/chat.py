@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 
@@ -16,8 +17,12 @@ BANNERS = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:5005")
+    parser.add_argument("--token-file", default="var/rest-token", help="the REST channel's token (made by make run)")
     args = parser.parse_args()
-    sender = secrets.token_hex(16)
+    token = os.environ.get("AFTERCARE_REST_TOKEN") or (
+        open(args.token_file, encoding="utf-8").read().strip() if os.path.exists(args.token_file) else ""
+    )
+    sender = f"chat-{secrets.token_hex(12)}"
     print("Type your message (Ctrl-D to quit).")
     while True:
         try:
@@ -27,7 +32,8 @@ def main() -> int:
             return 0
         try:
             answer = requests.post(
-                f"{args.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+                f"{args.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60,
+                headers={"Authorization": f"Bearer {token}"},
             )
         except requests.RequestException as exc:
             print(f"Could not reach the assistant ({exc}). Is 'make run' running? In an emergency call 911.")

@@ -259,11 +259,22 @@ def post_turn(
     return disposition_payloads(body), elapsed_ms
 
 
+def rest_session(token_file: Path) -> requests.Session:
+    """A session that sends the REST channel's bearer token (from the environment or the token file)."""
+    import os
+
+    token = os.environ.get("AFTERCARE_REST_TOKEN") or (token_file.read_text().strip() if token_file.exists() else "")
+    session = requests.Session()
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
 def play_case(session: requests.Session, url: str, case: Case, timeout: float) -> Result:
     """Play all turns of a case in a fresh conversation and compute its outcome."""
     result = Result(case=case)
     webhook = url.rstrip("/") + WEBHOOK_PATH
-    sender = secrets.token_hex(16)
+    sender = f"eval-{secrets.token_hex(12)}"  # a REST id (32 hex digits would be a web-chat id, refused)
     current = "information"
     final_reason: str | None = None
     last: list[dict[str, Any]] = []
@@ -459,6 +470,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help="a cases file reported by its figures only, never its cases (the blind test split)")
     ap.add_argument("--json", dest="json_out", type=Path, help="also write the figures as JSON to this file")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    ap.add_argument("--token-file", type=Path, default=Path("var/rest-token"),
+                    help="the REST channel's bearer token (default var/rest-token; AFTERCARE_REST_TOKEN wins)")
     ap.add_argument("--engine", action="store_true",
                     help="play through the triage engine in this process instead of the REST channel (no servers)")
     ap.add_argument("--model", type=Path, help="with --engine: the red-flag classifier to use (default: none)")
@@ -521,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             today = case_file_today(path)
             results = [play_case_offline(dialogue, case, today) for case in cases]
         else:
-            with requests.Session() as session:
+            with rest_session(args.token_file) as session:
                 results = [play_case(session, args.url, case, args.timeout) for case in cases]
         summary = summarise(results)
         print(f"\n==================== {path}" + (" (figures only)" if numbers_only else ""))

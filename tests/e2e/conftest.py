@@ -24,12 +24,14 @@ def free_port() -> int:
 class Client:
     """Talks to the REST channel like a web page or the evaluation script would."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, token: str) -> None:
         self.base = base
         self.url = f"{base}/webhooks/rest/webhook"
+        self.headers = {"Authorization": f"Bearer {token}"}
 
     def post(self, sender: str, message: Any, **kw: Any) -> requests.Response:
-        return requests.post(self.url, json={"sender": sender, "message": message}, timeout=60, **kw)
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return requests.post(self.url, json={"sender": sender, "message": message}, timeout=60, headers=headers, **kw)
 
     def say(self, sender: str, message: str, *, fallback_ok: bool = False) -> tuple[list[str], dict[str, Any]]:
         """Send one message; unless ``fallback_ok``, the answer must come from the assistant proper."""
@@ -65,7 +67,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def client(stack: Stack) -> Client:
-    return Client(f"http://127.0.0.1:{stack.rasa_port}")
+    return Client(f"http://127.0.0.1:{stack.rasa_port}", stack.rest_token())
 
 
 CHROMIUM = Path(os.environ.get("AFTERCARE_CHROMIUM", "/usr/bin/chromium"))

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_action_server_killed_mid_conversation(client, stack, protocol):
-    sender = secrets.token_hex(16)
+    sender = f"rest-{secrets.token_hex(12)}"
     _, payload = client.say(sender, "hi, i had my ductogram yesterday")
     assert payload["disposition"] == "information"
     stack.servers["actions"].stop()

@@ -45,13 +45,13 @@ def faulty_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         tmp_path_factory.mktemp("faulty"), names=("rasa",), action_port=port,
         extra_env={"AFTERCARE_ACTION_TIMEOUT": str(ACTION_TIMEOUT)},
     )
-    yield Client(f"http://127.0.0.1:{stack.rasa_port}")
+    yield Client(f"http://127.0.0.1:{stack.rasa_port}", stack.rest_token())
     stack.stop()
     server.shutdown()
 
 
 def test_action_server_error_gets_the_safe_message(faulty_client, protocol):
-    texts, payload = faulty_client.say(secrets.token_hex(16), "my breast is red and i have chills", fallback_ok=True)
+    texts, payload = faulty_client.say(f"rest-{secrets.token_hex(12)}", "my breast is red and i have chills", fallback_ok=True)
     assert payload["fallback"] is True
     assert payload["disposition"] == "call_physician"
     assert protocol.conversation["safe_fallback"] in texts
@@ -59,7 +59,7 @@ def test_action_server_error_gets_the_safe_message(faulty_client, protocol):
 
 def test_slow_action_server_gets_the_safe_message_in_time(faulty_client, protocol):
     began = time.monotonic()
-    texts, payload = faulty_client.say(secrets.token_hex(16), "i am slowly losing consciousness", fallback_ok=True)
+    texts, payload = faulty_client.say(f"rest-{secrets.token_hex(12)}", "i am slowly losing consciousness", fallback_ok=True)
     took = time.monotonic() - began
     assert payload["fallback"] is True
     assert payload["disposition"] == "emergency"

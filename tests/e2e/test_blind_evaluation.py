@@ -20,18 +20,20 @@ BLIND = ROOT / "eval" / "blind"
 
 
 @pytest.fixture(scope="module")
-def blind_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def blind_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     today = evaluate.case_file_today(BLIND / "dev.yml")
     stack = start_stack(
         tmp_path_factory.mktemp("blind"), ("actions", "rasa"), extra_env={"AFTERCARE_FIXED_TODAY": today.isoformat()}
     )
-    yield f"http://127.0.0.1:{stack.rasa_port}"
+    yield f"http://127.0.0.1:{stack.rasa_port}", stack.rest_token()
     stack.stop()
 
 
-def play(url: str, path: Path) -> dict:
+def play(target: tuple[str, str], path: Path) -> dict:
+    url, token = target
     cases = evaluate.load_cases(path)
     with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {token}"
         return evaluate.summarise([evaluate.play_case(session, url, case, 60) for case in cases])
 
 
@@ -40,7 +42,7 @@ def red_flags_under(summary: dict) -> int:
     return sum(n for e in ("emergency", "call_physician") for g, n in m[e].items() if evaluate.rank(g) < evaluate.rank(e))
 
 
-def test_dev_split_has_no_red_flag_under_triaged(blind_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dev_split_has_no_red_flag_under_triaged(blind_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     summary = play(blind_url, BLIND / "dev.yml")
     with capsys.disabled():
         print("\nblind dev split")
@@ -49,7 +51,7 @@ def test_dev_split_has_no_red_flag_under_triaged(blind_url: str, capsys: pytest.
     assert red_flags_under(summary) == 0, "red flags under-triaged in the dev split: see the report above"
 
 
-def test_test_split_figures(blind_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_test_split_figures(blind_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     summary = play(blind_url, BLIND / "test.yml")
     with capsys.disabled():
         print("\nblind test split (figures only)")

@@ -38,7 +38,7 @@ def test_nurse_acknowledges_an_escalation_in_the_browser(browser, stack, client)
     page.wait_for_url(f"{console}/")
 
     # The escalation arrives while the queue is open: it must appear without a reload.
-    sender = secrets.token_hex(16)
+    sender = f"rest-{secrets.token_hex(12)}"
     _, payload = client.say(sender, "i have a fever of 101.5 and my breast is red")
     assert payload["disposition"] == "call_physician"
     row = page.locator("#queue tbody tr", has_text=sender)

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.e2e
 def test_no_case_is_under_triaged(client, capsys):
     cases = evaluate.load_cases(ROOT / "eval" / "cases.yml")
     with requests.Session() as session:
+        session.headers.update(client.headers)
         results = [evaluate.play_case(session, client.base, case, 60) for case in cases]
     summary = evaluate.summarise(results)
     with capsys.disabled():

@@ -27,13 +27,13 @@ PASSWORD = "a long nurse password 42"
 def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Client]]:
     stack = start_stack(tmp_path_factory.mktemp("faults"))
     try:
-        yield stack, Client(f"http://127.0.0.1:{stack.rasa_port}")
+        yield stack, Client(f"http://127.0.0.1:{stack.rasa_port}", stack.rest_token())
     finally:
         stack.stop()
 
 
 def conv() -> str:
-    return secrets.token_hex(16)
+    return f"rest-{secrets.token_hex(12)}"
 
 
 def store_of(stack: Stack) -> EscalationStore:

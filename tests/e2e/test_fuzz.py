@@ -335,7 +335,8 @@ def test_fuzz_rest_and_web_chat(stack):
     answered = sum(c.answered for c in cases)
 
     # Warm up, then the Rasa server's memory before.
-    requests.post(f"{base}{REST}", json={"sender": "fuzz-warmup", "message": "hello"}, timeout=60)
+    auth = {"Authorization": f"Bearer {stack.rest_token()}"}
+    requests.post(f"{base}{REST}", json={"sender": "fuzz-warmup", "message": "hello"}, headers=auth, timeout=60)
     rasa_pid = stack.servers["rasa"].process.pid
     rss_before = rss_mb(rasa_pid)
     sizes = log_sizes(stack)
@@ -350,7 +351,8 @@ def test_fuzz_rest_and_web_chat(stack):
             local.session = requests.Session()
         problem = None
         try:
-            answer = local.session.request(case.method, base + case.path, data=case.body, headers=case.headers, timeout=60)
+            headers = {**case.headers, **auth} if case.path == REST else case.headers  # fuzz what is behind the token
+            answer = local.session.request(case.method, base + case.path, data=case.body, headers=headers, timeout=60)
             status = answer.status_code
             if status >= 500:
                 problem = f"HTTP {status}: {answer.text[:200]}"
@@ -404,7 +406,7 @@ def test_fuzz_rest_and_web_chat(stack):
 def test_typed_slash_commands_do_not_reset_the_triage(client, command):
     """Found by the fuzz: Rasa reads a message starting with '/' as an intent or command. A patient
     typing one must not wipe the conversation's triage (a later message never lowers it)."""
-    sender = secrets.token_hex(16)
+    sender = f"rest-{secrets.token_hex(12)}"
     _, payload = client.say(sender, "i have the chills")
     assert payload["disposition"] == "call_physician"
     client.say(sender, command, fallback_ok=True)

@@ -48,7 +48,7 @@ def test_patient_details_never_reach_the_logs(stack, client):
     rest_patient, web_patient = patient("rest"), patient("web")
 
     # REST channel.
-    rest_sender = secrets.token_hex(16)
+    rest_sender = f"rest-{secrets.token_hex(12)}"
     for text in messages(rest_patient):
         _, payload = client.say(rest_sender, text)
     assert payload["disposition"] == "call_physician"
@@ -104,7 +104,7 @@ def test_messages_starting_with_a_slash_are_not_logged(stack, client):
     """Rasa reads a message starting with '/' as an intent shortcut and, when it cannot parse one,
     warns with the whole message; a patient may type a slash too."""
     p = patient("slash")
-    sender = secrets.token_hex(16)
+    sender = f"rest-{secrets.token_hex(12)}"
     forms = [
         f"/greet this is {p['name']} {p['symptom_marker']}",
         f"/ my phone is {p['phone']}",

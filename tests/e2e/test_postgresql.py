@@ -54,8 +54,8 @@ def pg_stack(tmp_path_factory: pytest.TempPathFactory, pg_database: str):
 
 def test_transcript_and_escalation_in_postgresql(pg_stack):
     stack, db_url = pg_stack
-    client = Client(f"http://127.0.0.1:{stack.rasa_port}")
-    sender = secrets.token_hex(16)
+    client = Client(f"http://127.0.0.1:{stack.rasa_port}", stack.rest_token())
+    sender = f"rest-{secrets.token_hex(12)}"
     _, payload = client.say(sender, "my breast is red and hot to the touch")
     assert payload["disposition"] == "call_physician"
 

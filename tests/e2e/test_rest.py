@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import secrets
 
+import requests
+
 import pytest
 
 from aftercare.escalations import EscalationStore
@@ -11,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def conv() -> str:
-    return secrets.token_hex(16)
+    return f"rest-{secrets.token_hex(12)}"
 
 
 def store_of(stack) -> EscalationStore:
@@ -81,7 +83,7 @@ def test_later_message_never_lowers(client):
 ])
 def test_malformed_requests_get_4xx(client, body, status):
     import requests
-    answer = requests.post(client.url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    answer = requests.post(client.url, data=body, headers={"Content-Type": "application/json", **client.headers}, timeout=30)
     assert answer.status_code == status
     assert "error" in answer.json()
 
@@ -159,10 +161,24 @@ def test_every_public_server_refuses_a_huge_body(stack, server):
     import requests
 
     port = stack.rasa_port if server == "rasa" else stack.console_port
-    # A route that does not exist: without the server's own limit this is a 404 after reading 2 MB.
+    # Routes with no size check of their own: without the server's limit these read 2 MB and answer.
+    path = "/webhooks/web/session" if server == "rasa" else "/login"
     try:
-        resp = requests.post(f"http://127.0.0.1:{port}/no-such-route", data=b"x" * (2 * 1024 * 1024),
+        resp = requests.post(f"http://127.0.0.1:{port}{path}", data=b"x" * (2 * 1024 * 1024),
                              headers={"Content-Type": "application/json"}, timeout=30)
     except requests.ConnectionError:
         return  # the server closed the connection before reading it all: refused
     assert resp.status_code == 413
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"},
+                                     {"Authorization": "Bearer é"}])
+def test_the_rest_channel_needs_its_token(client, headers):
+    answer = requests.post(client.url, json={"sender": conv(), "message": "i cannot breathe"}, headers=headers, timeout=30)
+    assert answer.status_code == 401 and answer.headers.get("WWW-Authenticate") == "Bearer"
+
+
+@pytest.mark.parametrize("sender", ["+15551234567", secrets.token_hex(16)])
+def test_the_rest_channel_never_serves_another_channels_ids(client, sender):
+    answer = client.post(sender, "what did I tell you before?")
+    assert answer.status_code == 403 and "another channel" in answer.json()["error"]
