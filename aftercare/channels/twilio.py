@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from urllib.parse import parse_qsl
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -51,6 +52,16 @@ def keyword(body: str) -> tuple[str | None, str]:
     if word in OPT_OUT | OPT_IN | {"YES", "HELP", "INFO"}:
         return word, ""
     return None, text
+
+
+def signed_fields(body: bytes) -> dict[str, str]:
+    """The form fields exactly as Twilio signed them, blank ones included (Sanic's own form parsing drops
+    ``FromCity=`` and the like, and the signature of a real Twilio request then never matches)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {}
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 class SmsOutput(OutputChannel):
@@ -117,7 +128,7 @@ class SignedTwilioInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             if self.sender is None:
                 return response.json({"error": "SMS is not configured"}, status=503)
-            form = {k: v[0] if isinstance(v, list) and v else v for k, v in (request.form or {}).items()}
+            form = signed_fields(request.body or b"")
             signature = request.headers.get("X-Twilio-Signature", "")
             if not signature or not self.validator.validate(self.settings.twilio_webhook_url, form, signature):
                 logger.warning("SMS webhook refused: missing or wrong signature")

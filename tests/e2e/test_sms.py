@@ -145,6 +145,19 @@ def test_opt_out_with_a_red_flag_is_still_triaged(sms):
     assert rows and rows[0]["disposition"] == "emergency"
 
 
+def test_a_real_twilio_request_with_blank_fields_is_accepted(sms):
+    number = phone()
+    params = {
+        "ToCountry": "US", "ToState": "IL", "SmsMessageSid": "SM" + "2" * 32, "NumMedia": "0", "ToCity": "",
+        "FromZip": "", "SmsSid": "SM" + "2" * 32, "FromState": "", "SmsStatus": "received", "FromCity": "",
+        "Body": "my breast is red and warm", "FromCountry": "US", "To": "+15550000000", "ToZip": "",
+        "NumSegments": "1", "MessageSid": "SM" + "2" * 32, "AccountSid": "AC" + "0" * 32, "From": number,
+        "ApiVersion": "2010-04-01",
+    }
+    assert signed_post(sms, params).status_code == 200
+    assert "physician" in sms["fake"].wait_for(number, 1)[0]
+
+
 def test_a_keyword_inside_a_longer_message_does_not_opt_out(sms):
     number = phone()
     day = (clinic_today() - timedelta(days=3)).isoformat()

@@ -217,3 +217,28 @@ def test_a_failed_check_in_is_logged_without_phone_or_token(store, monkeypatch, 
     text = " ".join(r.getMessage() for r in caplog.records)
     assert "check-in" in text and "ConnectionError" in text
     assert "+15551234567" not in text and "tok-secret-123" not in text
+
+
+# ----------------------------------------------------------------------------- signature over what Twilio signed
+TWILIO_FIELDS = {
+    "ToCountry": "US", "ToState": "IL", "SmsMessageSid": "SM" + "1" * 32, "NumMedia": "0", "ToCity": "",
+    "FromZip": "", "SmsSid": "SM" + "1" * 32, "FromState": "IL", "SmsStatus": "received", "FromCity": "",
+    "Body": "my breast is red", "FromCountry": "US", "To": "+15550000000", "ToZip": "", "NumSegments": "1",
+    "MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "0" * 32, "From": "+15551234567", "ApiVersion": "2010-04-01",
+}
+
+
+def test_signed_fields_keep_blank_values_and_validate():
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    from aftercare.channels.twilio import signed_fields
+
+    url = "https://clinic.example/webhooks/twilio/webhook"
+    validator = RequestValidator("secret-token")
+    signature = validator.compute_signature(url, TWILIO_FIELDS)
+    fields = signed_fields(urlencode(TWILIO_FIELDS).encode())
+    assert fields["FromCity"] == "" and fields == TWILIO_FIELDS
+    assert validator.validate(url, fields, signature)
+    assert signed_fields(b"\xff\xfe") == {}
