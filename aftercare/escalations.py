@@ -15,10 +15,12 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import sqlalchemy as sa
+from filelock import FileLock
 from sqlalchemy.exc import SQLAlchemyError
 
 from aftercare.clock import as_utc, now_utc
@@ -88,8 +90,15 @@ class EscalationRecord:
         return cls(**data)
 
 
+def _count_lines(path: Path | None) -> int:
+    if path is None or not path.exists():
+        return 0
+    return sum(1 for l in path.read_text(encoding="utf-8", errors="replace").splitlines() if l.strip())
+
+
+@lru_cache(maxsize=16)
 def create_db_engine(url: str) -> sa.engine.Engine:
-    """An engine for the URL; creates the SQLite file's folder, and waits on a locked SQLite file."""
+    """The process's one engine for the URL; creates the SQLite file's folder, waits on a locked SQLite file."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         return sa.create_engine(url, connect_args={"timeout": 5}, future=True, hide_parameters=True)
@@ -126,53 +135,128 @@ class EscalationStore:
             raise StoreError(f"escalation not stored: {type(exc).__name__}") from exc
 
     def record_durably(self, item: EscalationRecord) -> bool:
-        """Store, or journal when the database fails. True when it reached the database."""
+        """Store, or journal when the database fails. True when it reached the database.
+
+        Never raises: a storage failure must not keep the safe reply from the patient (it is logged,
+        and the escalation waits in the journal, or, when even that fails, in the log's error line).
+        """
         with self._lock:
-            self.replay_journal()
+            try:
+                self.replay_journal()
+            except Exception:  # noqa: BLE001 - replay is best effort; recording this one is what matters
+                logger.exception("journal replay failed")
             try:
                 self.record(item)
                 return True
             except StoreError:
-                logger.exception("escalation store unavailable; journaling conversation escalation")
+                logger.error("escalation store unavailable; journaling the escalation")
+            try:
                 self._journal(item)
-                return False
+            except Exception as exc:  # noqa: BLE001 - disk full, no journal: say so, never raise
+                logger.error("escalation could not be journaled either: %s", type(exc).__name__)
+            return False
 
     def replay_journal(self) -> int:
-        """Move journaled escalations into the database; returns how many were replayed."""
+        """Move journaled escalations into the database; returns how many were replayed.
+
+        Across processes (the action server and the Rasa server both journal): one replay at a time under
+        a file lock, and the journal is rewritten atomically (write, fsync, rename), so a line appended
+        meanwhile waits for the lock and is never lost. A line that cannot be read (half-written by a
+        crash, disk full) is moved aside to ``<journal>.unreadable`` for a human and counted, and never
+        blocks the others. Replaying twice records nothing twice (an event already stored is skipped).
+        """
         if self.journal is None or not self.journal.exists():
             return 0
-        lines = [l for l in self.journal.read_text(encoding="utf-8").splitlines() if l.strip()]
-        if not lines:
-            return 0
-        done = 0
-        try:
-            for line in lines:
-                self.record(EscalationRecord.from_json(line))
-                done += 1
-        except StoreError:
-            remaining = lines[done:]
-            self.journal.write_text("".join(l + "\n" for l in remaining), encoding="utf-8")
+        with self._file_lock():
+            if not self.journal.exists():
+                return 0
+            lines = [l for l in self.journal.read_text(encoding="utf-8", errors="replace").splitlines() if l.strip()]
+            done, remaining, unreadable = 0, [], []
+            for index, line in enumerate(lines):
+                try:
+                    item = EscalationRecord.from_json(line)
+                except (ValueError, KeyError, TypeError):
+                    unreadable.append(line)
+                    continue
+                try:
+                    self._record_once(item)
+                    done += 1
+                except StoreError:
+                    remaining = [l for l in lines[index:] if l not in unreadable]
+                    break
+            if unreadable:
+                self._append(self.unreadable_path, unreadable)
+                logger.error("moved %d unreadable journal line(s) aside to %s", len(unreadable), self.unreadable_path.name)
+            if remaining:
+                self._rewrite(self.journal, remaining)
+            else:
+                self.journal.unlink()
+            if done:
+                logger.warning("replayed %d journaled escalations into the database", done)
             return done
-        self.journal.unlink()
-        logger.warning("replayed %d journaled escalations into the database", done)
-        return done
 
     def pending_in_journal(self) -> int:
         """How many escalations wait in the journal (shown to nurses when not zero)."""
-        if self.journal is None or not self.journal.exists():
-            return 0
-        return sum(1 for l in self.journal.read_text(encoding="utf-8").splitlines() if l.strip())
+        return _count_lines(self.journal)
+
+    def unreadable_in_journal(self) -> int:
+        """How many journal lines could not be read and were kept aside (shown to nurses when not zero)."""
+        return _count_lines(self.unreadable_path) if self.journal else 0
+
+    @property
+    def unreadable_path(self) -> Path:
+        assert self.journal is not None
+        return self.journal.with_name(self.journal.name + ".unreadable")
+
+    def _file_lock(self) -> FileLock:
+        assert self.journal is not None
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.journal) + ".lock", timeout=30)
 
     def _journal(self, item: EscalationRecord) -> None:
         if self.journal is None:
             raise StoreError("escalation not stored and no journal configured")
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with self._file_lock():
+            self._append(self.journal, [item.to_json()])
+
+    @staticmethod
+    def _append(path: Path, lines: list[str]) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, (item.to_json() + "\n").encode("utf-8"))
+            os.write(fd, "".join(l + "\n" for l in lines).encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    @staticmethod
+    def _rewrite(path: Path, lines: list[str]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, "".join(l + "\n" for l in lines).encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+
+    def _record_once(self, item: EscalationRecord) -> None:
+        """Record a journaled escalation unless the same event is stored already (a replay that crashed
+        after writing the database but before rewriting the journal)."""
+        try:
+            if not self._ready:
+                self.create_schema()
+            with self.engine.connect() as conn:
+                seen = conn.execute(
+                    sa.select(escalation_events.c.id).where(
+                        escalation_events.c.conversation_id == item.conversation_id,
+                        escalation_events.c.created_at == item.at,
+                        escalation_events.c.reasons == json.dumps(list(item.reasons)),
+                    )
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"journal replay: {type(exc).__name__}") from exc
+        if seen is None:
+            self.record(item)
 
     def _upsert(self, conn: sa.engine.Connection, item: EscalationRecord) -> int:
         at = item.at or now_utc()

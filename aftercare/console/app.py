@@ -84,8 +84,7 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
     app.config.FORWARDED_SECRET = None
     engine = create_db_engine(cfg.database_url)
     store = ConsoleStore(engine)
-    escalation_store = EscalationStore(cfg.database_url, journal_path=app_settings.journal_path)
-    escalation_store.engine = engine
+    escalation_store = EscalationStore(cfg.database_url, journal_path=app_settings.journal_path)  # same engine
     store.create_schema()
     transcripts = TranscriptReader(create_db_engine(cfg.tracker_store_url))
     sms_store = SmsStore(engine)  # texts that could not be delivered are shown on the conversation
@@ -227,7 +226,9 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
     async def queue(request: Request, session: Session) -> HTTPResponse:
         rows, filters = _filtered(request)
         journaled = escalation_store.pending_in_journal()
-        return page("queue.html", session=session, rows=rows, filters=filters, statuses=STATUSES, journaled=journaled)
+        unreadable = escalation_store.unreadable_in_journal()
+        return page("queue.html", session=session, rows=rows, filters=filters, statuses=STATUSES, journaled=journaled,
+                    unreadable=unreadable)
 
     @app.get("/api/queue")
     @login_required

@@ -96,3 +96,82 @@ def test_database_errors_never_carry_the_parameters(tmp_path: Path):
         with engine.begin() as conn:
             conn.execute(sa.text("INSERT INTO t VALUES (:p)"), {"p": "+15551234567"})
     assert "+15551234567" not in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- the journal, hardened (issue 10.1, 10.2)
+def broken_store(tmp_path: Path) -> EscalationStore:
+    (tmp_path / "dir.db").mkdir(exist_ok=True)
+    return EscalationStore(f"sqlite:///{tmp_path / 'dir.db'}", journal_path=tmp_path / "journal.jsonl")
+
+
+def test_a_half_written_journal_line_never_blocks_recording(tmp_path: Path):
+    journal = tmp_path / "journal.jsonl"
+    broken_store(tmp_path).record_durably(item("before"))
+    with journal.open("a", encoding="utf-8") as handle:
+        handle.write('{"conversation_id": "half", "chan')  # a crash in the middle of a line
+    store = EscalationStore(f"sqlite:///{tmp_path / 'good.db'}", journal_path=journal)
+    assert store.record_durably(item("i cannot breathe")) is True
+    assert sorted(r["conversation_id"] for r in store.list_escalations()) == ["before", "i cannot breathe"]
+    assert store.pending_in_journal() == 0
+    assert store.unreadable_in_journal() == 1  # kept aside for a human, and counted
+    assert "half" in (tmp_path / "journal.jsonl.unreadable").read_text(encoding="utf-8")
+
+
+def test_replay_is_idempotent(tmp_path: Path):
+    journal = tmp_path / "journal.jsonl"
+    broken_store(tmp_path).record_durably(item("once"))
+    saved = journal.read_text(encoding="utf-8")
+    store = EscalationStore(f"sqlite:///{tmp_path / 'good.db'}", journal_path=journal)
+    assert store.replay_journal() == 1
+    journal.write_text(saved, encoding="utf-8")  # as if the process died before removing the journal
+    store.replay_journal()
+    assert len(store.events_for("once")) == 1
+
+
+def test_a_failed_replay_rewrites_the_rest_atomically(tmp_path: Path):
+    journal = tmp_path / "journal.jsonl"
+    broken = broken_store(tmp_path)
+    for name in ("a", "b"):
+        broken.record_durably(item(name))
+    assert broken.replay_journal() == 0  # the database is still down: nothing lost, nothing half-written
+    assert broken.pending_in_journal() == 2
+    assert not (tmp_path / "journal.jsonl.tmp").exists()
+
+
+def test_storage_failure_never_raises(tmp_path: Path):
+    (tmp_path / "dir.db").mkdir()
+    (tmp_path / "journal-is-a-dir").mkdir()
+    store = EscalationStore(f"sqlite:///{tmp_path / 'dir.db'}", journal_path=tmp_path / "journal-is-a-dir")
+    assert store.record_durably(item("nowhere")) is False
+
+
+def test_two_processes_journal_and_replay_without_losing_a_line(tmp_path: Path):
+    import multiprocessing
+
+    journal = tmp_path / "journal.jsonl"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_journal_many, args=(str(tmp_path), f"p{n}", 25)) for n in range(2)]
+    for p in procs:
+        p.start()
+    good = EscalationStore(f"sqlite:///{tmp_path / 'good.db'}", journal_path=journal)
+    for _ in range(20):
+        good.replay_journal()
+    for p in procs:
+        p.join(60)
+    good.replay_journal()
+    names = {r["conversation_id"] for r in good.list_escalations()}
+    assert names == {f"p{n}-{i}" for n in range(2) for i in range(25)}
+    assert sum(len(good.events_for(name)) for name in names) == 50
+
+
+def _journal_many(folder: str, prefix: str, count: int) -> None:
+    store = broken_store(Path(folder))
+    for i in range(count):
+        store.record_durably(item(f"{prefix}-{i}"))
+
+
+def test_one_engine_per_database_per_process(tmp_path: Path):
+    from aftercare.escalations import create_db_engine
+
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    assert create_db_engine(url) is create_db_engine(url)

@@ -431,3 +431,15 @@ async def test_line_breaks_in_patient_text_cannot_forge_export_lines(app, env):
     export = await b.get(f"/escalations/{esc}/export")
     assert export.status == 200
     assert not any(line.startswith("[2026-11-20 10:00:00 UTC] nurse") for line in export.text.splitlines())
+
+
+async def test_unreadable_journal_lines_are_shown_to_nurses(tmp_path, env):
+    journal = tmp_path / "journal.jsonl"
+    journal.write_text('{"conversation_id": "cut-off", "chan\n', encoding="utf-8")
+    settings = dataclasses.replace(env["settings"], journal_path=journal)
+    EscalationStore(settings.database_url, journal_path=journal).replay_journal()
+    app = create_app(settings, name=f"console_journal_{id(settings)}")
+    b = Browser(app)
+    await b.login()
+    page = await b.get("/")
+    assert "could not be read" in page.text and "1 line(s)" in page.text
