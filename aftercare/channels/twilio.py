@@ -30,7 +30,7 @@ from twilio.request_validator import RequestValidator
 from aftercare.channels.safe import respond_safely
 from aftercare.escalations import create_db_engine
 from aftercare.services import services
-from aftercare.sms.models import E164, SmsStore
+from aftercare.sms.models import E164, InboundText, SmsStore
 from aftercare.sms.sender import SmsSender
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", 
 OPT_IN = frozenset({"START", "UNSTOP"})
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_BODY_CHARS = 1600
+MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 
 
 def keyword(body: str) -> tuple[str | None, str]:
@@ -133,20 +134,37 @@ class SignedTwilioInput(InputChannel):
             if not signature or not self.validator.validate(self.settings.twilio_webhook_url, form, signature):
                 logger.warning("SMS webhook refused: missing or wrong signature")
                 return response.json({"error": "invalid signature"}, status=403)
-            phone, body = form.get("From"), form.get("Body")
+            phone, body, sid = form.get("From"), form.get("Body"), form.get("MessageSid")
             if not isinstance(phone, str) or not E164.match(phone):
                 return response.json({"error": "missing or invalid 'From'"}, status=400)
             if not isinstance(body, str):
                 return response.json({"error": "missing 'Body'"}, status=400)
-            task = asyncio.create_task(self._handle(on_new_message, phone, body[:MAX_BODY_CHARS]))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if not isinstance(sid, str) or not MESSAGE_SID.match(sid):
+                return response.json({"error": "missing or invalid 'MessageSid'"}, status=400)
+            # Stored before Twilio hears 200: a crash or restart now loses nothing (see resume_unanswered),
+            # and a retry or replay of the same MessageSid is answered once only.
+            if await asyncio.to_thread(self.store.receive, sid, phone, body[:MAX_BODY_CHARS]):
+                self._start(on_new_message, InboundText(sid, phone, body[:MAX_BODY_CHARS]))
             return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        @hook.listener("after_server_start")
+        async def resume_unanswered(app: Any, loop: Any) -> None:
+            """Answer the texts a previous run stored but did not answer (it stopped in between)."""
+            if self.sender is None:
+                return
+            for text in await asyncio.to_thread(self.store.unanswered):
+                self._start(on_new_message, text)
 
         return hook
 
-    async def _handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], phone: str, body: str) -> None:
+    def _start(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], text: InboundText) -> None:
+        task = asyncio.create_task(self._handle(on_new_message, text))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], text: InboundText) -> None:
         assert self.sender is not None
+        phone, body = text.phone, text.body
         try:
             word, rest = keyword(body)
             replies: list[str] = []
@@ -154,7 +172,7 @@ class SignedTwilioInput(InputChannel):
             if word in OPT_OUT:
                 await asyncio.to_thread(self.store.set_opted_out, phone, True)
                 replies.append(self._texts("sms_stopped"))
-                triage = bool(rest)  # "STOP. I can't breathe" is still triaged
+                triage = bool(rest)
             elif word in OPT_IN or (word == "YES" and not rest and await asyncio.to_thread(self.store.is_opted_out, phone)):
                 await asyncio.to_thread(self.store.set_opted_out, phone, False)
                 replies.append(self._texts("sms_started"))
@@ -168,5 +186,6 @@ class SignedTwilioInput(InputChannel):
                 replies = texts + replies  # the assistant's answer (its disposition first) before the confirmation
             if replies:
                 await asyncio.to_thread(self.sender.send, phone, replies)
+            await asyncio.to_thread(self.store.mark_answered, text.message_sid)
         except Exception as exc:  # noqa: BLE001 - log the kind of failure, never the message
             logger.error("SMS handling failed: %s", type(exc).__name__)

@@ -62,6 +62,25 @@ messages = sa.Table(
 )
 
 
+inbound = sa.Table(
+    "sms_inbound",
+    metadata,
+    sa.Column("message_sid", sa.String(64), primary_key=True),  # Twilio's id: a retry or replay is a no-op
+    sa.Column("phone", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending, done
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class InboundText:
+    message_sid: str
+    phone: str
+    body: str
+
+
 class EnrolmentError(ValueError):
     """An enrolment refused, with a message for the nurse."""
 
@@ -131,6 +150,34 @@ class SmsStore:
                 if day not in done:
                     conn.execute(checkins.insert().values(enrolment_id=enrolment_id, day=day, due_at=due, status="pending", attempts=0))
         return plan
+
+    # ------------------------------------------------------------ texts from patients
+    def receive(self, message_sid: str, phone: str, body: str) -> bool:
+        """Store a patient's text before it is answered; False when this MessageSid was stored already."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(inbound.insert().values(
+                    message_sid=message_sid, phone=phone, body=body, status="pending", received_at=self.clock()))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def mark_answered(self, message_sid: str) -> None:
+        """The text was triaged and answered (or the answer recorded as failed)."""
+        with self.engine.begin() as conn:
+            conn.execute(inbound.update().where(inbound.c.message_sid == message_sid)
+                         .values(status="done", done_at=self.clock()))
+
+    def unanswered(self, older_than: timedelta = timedelta(seconds=0)) -> list[InboundText]:
+        """Texts stored but not answered (a restart in between): oldest first."""
+        cutoff = self.clock() - older_than
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(inbound.c.message_sid, inbound.c.phone, inbound.c.body)
+                .where(inbound.c.status == "pending", inbound.c.received_at <= cutoff)
+                .order_by(inbound.c.received_at)
+            ).all()
+        return [InboundText(*row) for row in rows]
 
     def procedure_date_for(self, phone: str) -> date | None:
         with self.engine.connect() as conn:

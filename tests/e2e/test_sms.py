@@ -56,6 +56,7 @@ def phone() -> str:
 
 
 def signed_post(sms: dict, params: dict, signature: str | None = "sign") -> requests.Response:
+    params = {"MessageSid": "SM" + secrets.token_hex(16), **params}  # Twilio sends one with every text
     headers = {}
     if signature == "sign":
         headers["X-Twilio-Signature"] = RequestValidator(AUTH_TOKEN).compute_signature(sms["webhook"], params)
@@ -156,6 +157,27 @@ def test_a_real_twilio_request_with_blank_fields_is_accepted(sms):
     }
     assert signed_post(sms, params).status_code == 200
     assert "physician" in sms["fake"].wait_for(number, 1)[0]
+
+
+def test_a_repeated_message_sid_is_answered_once(sms):
+    number = phone()
+    params = {"From": number, "Body": "i have chills", "MessageSid": "SM" + secrets.token_hex(16)}
+    assert signed_post(sms, params).status_code == 200
+    assert signed_post(sms, params).status_code == 200  # Twilio's retry, or a replay of the signed request
+    sms["fake"].wait_for(number, 1)
+    time.sleep(3)
+    assert len(sms["fake"].to(number)) == 1
+    rows = [r for r in sms["escalations"].list_escalations() if r["conversation_id"] == number]
+    assert len(sms["escalations"].events_for(number)) == 1 and rows
+
+
+def test_a_text_stored_before_a_restart_is_answered_after_it(sms):
+    number = phone()
+    sid = "SM" + secrets.token_hex(16)
+    sms["store"].receive(sid, number, "my breast is red and hot")  # accepted, then the server stopped
+    sms["stack"].restart("rasa")
+    assert "physician" in sms["fake"].wait_for(number, 1, timeout=120)[0]
+    assert not sms["store"].unanswered()
 
 
 def test_a_keyword_inside_a_longer_message_does_not_opt_out(sms):

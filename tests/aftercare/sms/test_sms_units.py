@@ -242,3 +242,13 @@ def test_signed_fields_keep_blank_values_and_validate():
     assert fields["FromCity"] == "" and fields == TWILIO_FIELDS
     assert validator.validate(url, fields, signature)
     assert signed_fields(b"\xff\xfe") == {}
+
+
+# ----------------------------------------------------------------------------- patients' texts, stored first
+def test_a_text_is_stored_once_by_its_message_sid(store):
+    sid = "SM" + "3" * 32
+    assert store.receive(sid, "+15551234567", "i have chills") is True
+    assert store.receive(sid, "+15551234567", "i have chills") is False
+    assert [t.message_sid for t in store.unanswered()] == [sid]
+    store.mark_answered(sid)
+    assert store.unanswered() == []
