@@ -227,8 +227,9 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
         rows, filters = _filtered(request)
         journaled = escalation_store.pending_in_journal()
         unreadable = escalation_store.unreadable_in_journal()
+        failed_checkins = sms_store.failed_checkins()
         return page("queue.html", session=session, rows=rows, filters=filters, statuses=STATUSES, journaled=journaled,
-                    unreadable=unreadable)
+                    unreadable=unreadable, failed_checkins=failed_checkins)
 
     @app.get("/api/queue")
     @login_required

@@ -278,6 +278,24 @@ class SmsStore:
             conn.execute(messages.insert().values(
                 phone=phone, status=status, parts=parts, provider_id=provider_id, error=(error or "")[:200] or None, at=self.clock()))
 
+    def delivery_since(self, phone: str, since: datetime) -> str | None:
+        """'sent' or 'failed': what became of the last text to this phone since then (None: no text)."""
+        since = since.astimezone(timezone.utc)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(messages.c.status).where(messages.c.phone == phone, messages.c.at >= since)
+                .order_by(messages.c.id.desc()).limit(1)
+            ).first()
+        return row[0] if row else None
+
+    def failed_checkins(self) -> list[dict[str, Any]]:
+        """Check-ins that could not be sent after every attempt, newest first (listed for nurses)."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.select(checkins.c.id, checkins.c.day, checkins.c.due_at, checkins.c.last_error, enrolments.c.phone)
+                .join(enrolments, enrolments.c.id == checkins.c.enrolment_id)
+                .where(checkins.c.status == "failed").order_by(checkins.c.due_at.desc())).mappings()]
+
     def failed_messages(self, phone: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(

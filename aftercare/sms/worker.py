@@ -60,13 +60,21 @@ def run_once(store: SmsStore, settings: Settings, followup: Followup, *, at: dat
         return 0
     sent = 0
     for checkin in store.due(at):
-        if not store.claim(checkin.id, datetime.now(timezone.utc)):
+        claimed_at = datetime.now(timezone.utc)
+        if not store.claim(checkin.id, claimed_at):
             continue
         try:
             trigger_checkin(settings, checkin.phone)
         except (requests.RequestException, RuntimeError) as exc:
             # The request's URL holds the phone number and the API token: log the kind of failure only.
             reason = _failure(exc)
+            logger.error("check-in %d not sent: %s", checkin.id, reason)
+            store.release(checkin.id, reason)
+            continue
+        delivery = store.delivery_since(checkin.phone, claimed_at)
+        if delivery != "sent":
+            # Rasa answered, but the provider did not take the text: retried, and listed for nurses if it never goes.
+            reason = "the SMS provider did not accept the text" if delivery == "failed" else "no text was sent"
             logger.error("check-in %d not sent: %s", checkin.id, reason)
             store.release(checkin.id, reason)
             continue

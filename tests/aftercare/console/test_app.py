@@ -443,3 +443,24 @@ async def test_unreadable_journal_lines_are_shown_to_nurses(tmp_path, env):
     await b.login()
     page = await b.get("/")
     assert "could not be read" in page.text and "1 line(s)" in page.text
+
+
+async def test_check_ins_that_could_not_be_sent_are_listed_for_nurses(app, env):
+    from datetime import date
+
+    from aftercare.sms.models import MAX_ATTEMPTS, SmsStore
+    from aftercare.triage.protocol import load_protocol
+    from aftercare.settings import ROOT
+
+    sms = SmsStore(env["store"].engine)
+    followup = load_protocol(ROOT / "protocols" / "ductogram.yml").followup
+    today = datetime.now(timezone.utc).date()
+    sms.enrol("+15557654321", today, followup, "America/Chicago", today=today)
+    checkin = sms.checkin_rows()[0]
+    for _ in range(MAX_ATTEMPTS):
+        sms.claim(checkin["id"], datetime.now(timezone.utc))
+        sms.release(checkin["id"], "the SMS provider did not accept the text")
+    b = Browser(app)
+    await b.login()
+    page = await b.get("/")
+    assert "could not be sent" in page.text and "+15557654321" in page.text

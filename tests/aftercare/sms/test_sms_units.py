@@ -252,3 +252,21 @@ def test_a_text_is_stored_once_by_its_message_sid(store):
     assert [t.message_sid for t in store.unanswered()] == [sid]
     store.mark_answered(sid)
     assert store.unanswered() == []
+
+
+def test_a_check_in_the_provider_refused_is_not_marked_sent(store, monkeypatch):
+    import dataclasses
+
+    from aftercare.settings import load_settings
+    from aftercare.sms import worker
+
+    store.enrol("+15551234567", TODAY, FOLLOWUP, "America/Chicago", today=TODAY)
+    # Rasa answers 200, but the text it tried to send was refused by the provider.
+    monkeypatch.setattr(worker, "trigger_checkin",
+                        lambda settings, phone: store.record_message(phone, "failed", 1, None, "provider refused"))
+    real_now = store.clock
+    store.clock = lambda: datetime.now(timezone.utc)  # texts are stamped with the real clock, as in production
+    settings = load_settings()
+    assert worker.run_once(store, settings, FOLLOWUP, at=real_now() + timedelta(days=10)) == 0
+    rows = [r for r in store.checkin_rows() if r["last_error"]]
+    assert rows and rows[0]["status"] in ("pending", "failed") and "did not accept" in rows[0]["last_error"]
