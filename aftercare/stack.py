@@ -163,11 +163,11 @@ class Stack:
         return Server(
             "rasa",
             [
-                str(BIN / "rasa"), "run", "--model", str(self.model), "--endpoints", self.endpoints,
-                "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-                # The HTTP API (used by the SMS check-in worker) always requires this token.
-                # One argument with "=": a token starting with "-" must not read as an option.
-                "--enable-api", f"--auth-token={self.api_token()}",
+                # The HTTP API (used by the SMS check-in worker) always requires a token; the wrapper reads
+                # it from the environment so that it never appears in the process list.
+                str(BIN / "python"), "-m", "aftercare.rasa_server", "--model", str(self.model),
+                "--endpoints", self.endpoints, "--credentials", "credentials.yml",
+                "--interface", "127.0.0.1", "--port", str(self.rasa_port),
             ],
             f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/",
             logs / "rasa.log",

@@ -40,3 +40,13 @@ def test_servers_create_files_for_their_user_only(tmp_path: Path) -> None:
     server.process.wait(timeout=30)
     assert stat.S_IMODE(target.stat().st_mode) & 0o077 == 0
     assert stat.S_IMODE((var / "logs" / "t.log").stat().st_mode) & 0o077 == 0
+
+
+def test_no_secret_is_on_any_server_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTERCARE_RASA_API_TOKEN", "api-secret-123")
+    monkeypatch.setenv("AFTERCARE_REST_TOKEN", "rest-secret-456")
+    stack = Stack(var_dir=tmp_path, rasa_port=5905, action_port=5955, console_port=5906)
+    for name in ("actions", "rasa", "console", "worker"):
+        command = " ".join(stack._server(name).command)
+        assert "api-secret-123" not in command and "rest-secret-456" not in command
+    assert stack.env()["AFTERCARE_RASA_API_TOKEN"] == "api-secret-123"
