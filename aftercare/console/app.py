@@ -99,7 +99,9 @@ def create_app(settings: Settings | None = None, *, name: str = "nurse_console",
     # ------------------------------------------------------------------ middleware
     @app.middleware("request")
     async def load_session(request: Request) -> None:
-        request.ctx.session = store.session_for(request.cookies.get(SESSION_COOKIE))
+        # Only a person's action extends the session: the queue page's polling (/api/) and files do not.
+        person = not request.path.startswith(("/api/", "/static/"))
+        request.ctx.session = store.session_for(request.cookies.get(SESSION_COOKIE), touch=person)
 
     @app.middleware("response")
     async def security_headers(request: Request, resp: HTTPResponse) -> None:

@@ -72,7 +72,9 @@ escalation_notes = sa.Table(
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 THROTTLE_WINDOW = timedelta(minutes=15)
-THROTTLE_FAILURES = 5
+THROTTLE_FAILURES = 5  # failures of one account before it waits
+THROTTLE_FIRST_BACKOFF = timedelta(minutes=1)  # then 2, 4, 8 ... up to THROTTLE_WINDOW
+THROTTLE_CLIENT_FAILURES = 100  # failures from one address (a whole ward behind one proxy) in the window
 MAX_NOTE_CHARS = 4000
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -131,16 +133,26 @@ class ConsoleStore:
         return Nurse(int(new_id), username, display_name.strip() or username)
 
     def is_throttled(self, username: str, client: str) -> bool:
-        """Too many recent failures for this username or from this client."""
-        since = now_utc() - THROTTLE_WINDOW
+        """Too many recent failures for this account (with a backoff that doubles per failure), or a flood
+        from one address. Failures against one account never lock out the others: all nurses may share
+        one address behind the clinic's proxy, so the per-address limit is high."""
+        at = now_utc()
+        since = at - THROTTLE_WINDOW
+        username = username.strip().lower()[:64]
         with self.engine.connect() as conn:
-            failures = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(login_attempts)
-                .where(login_attempts.c.at >= since, login_attempts.c.success.is_(False))
-                .where(sa.or_(login_attempts.c.username == username, login_attempts.c.client == client))
+            failed = sa.select(login_attempts.c.at).where(
+                login_attempts.c.at >= since, login_attempts.c.success.is_(False)
+            )
+            account = [as_utc(r[0]) for r in conn.execute(failed.where(login_attempts.c.username == username))]
+            from_client = conn.execute(
+                sa.select(sa.func.count()).select_from(failed.where(login_attempts.c.client == client[:64]).subquery())
             ).scalar_one()
-        return failures >= THROTTLE_FAILURES
+        if from_client >= THROTTLE_CLIENT_FAILURES:
+            return True
+        if len(account) < THROTTLE_FAILURES:
+            return False
+        backoff = min(THROTTLE_WINDOW, THROTTLE_FIRST_BACKOFF * 2 ** (len(account) - THROTTLE_FAILURES))
+        return at - max(account) < backoff
 
     def authenticate(self, username: str, password: str, client: str) -> Nurse | None:
         """Check a password and record the attempt; None when wrong (or throttled, checked by the caller)."""
@@ -171,8 +183,9 @@ class ConsoleStore:
             )
         return Session(token, nurse, csrf)
 
-    def session_for(self, token: str | None) -> Session | None:
-        """The live session for a cookie value, touching it; None if unknown or expired."""
+    def session_for(self, token: str | None, *, touch: bool = True) -> Session | None:
+        """The live session for a cookie value; None if unknown or expired. ``touch``: this request is a
+        person's action and keeps the session alive (the queue page's polling is not)."""
         if not token or len(token) > 128:
             return None
         at = now_utc()
@@ -192,9 +205,10 @@ class ConsoleStore:
             if expired:
                 conn.execute(console_sessions.delete().where(console_sessions.c.id_hash == row["id_hash"]))
                 return None
-            conn.execute(
-                console_sessions.update().where(console_sessions.c.id_hash == row["id_hash"]).values(last_seen_at=at)
-            )
+            if touch:
+                conn.execute(
+                    console_sessions.update().where(console_sessions.c.id_hash == row["id_hash"]).values(last_seen_at=at)
+                )
         return Session(token, Nurse(row["nurse_id"], row["username"], row["display_name"]), row["csrf_token"])
 
     def end_session(self, token: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from aftercare.clock import as_utc
 from aftercare.console.app import PUBLIC_ROUTES, SESSION_COOKIE, create_app
 from aftercare.console.models import THROTTLE_FAILURES, ConsoleStore, audit_log, console_sessions
 from aftercare.escalations import EscalationRecord, EscalationStore
@@ -464,3 +465,28 @@ async def test_check_ins_that_could_not_be_sent_are_listed_for_nurses(app, env):
     await b.login()
     page = await b.get("/")
     assert "could not be sent" in page.text and "+15557654321" in page.text
+
+
+# ----------------------------------------------------------------------------- sessions and throttling (issue 10.10)
+async def test_polling_does_not_keep_a_session_alive(app, env):
+    b = Browser(app)
+    await b.login()
+    idle = datetime.now(timezone.utc) - timedelta(minutes=29)
+    with env["store"].engine.begin() as conn:
+        conn.execute(console_sessions.update().values(last_seen_at=idle))
+    assert (await b.get("/api/queue")).status == 200  # the open queue page polls
+    with env["store"].engine.connect() as conn:
+        seen = conn.execute(sa.select(console_sessions.c.last_seen_at)).scalar_one()
+    assert abs((as_utc(seen) - idle).total_seconds()) < 1  # not extended
+    assert (await b.get("/")).status == 200  # a person's action
+    with env["store"].engine.connect() as conn:
+        seen = conn.execute(sa.select(console_sessions.c.last_seen_at)).scalar_one()
+    assert as_utc(seen) > idle + timedelta(minutes=28)
+
+
+async def test_failures_against_one_account_do_not_lock_out_the_ward(app):
+    attacker = Browser(app)  # the same address as every nurse behind the clinic's proxy
+    for _ in range(THROTTLE_FAILURES + 3):
+        await attacker.login(username="bob", password="not the password")
+    assert (await attacker.login(username="bob")).status == 429  # bob's account waits
+    assert (await Browser(app).login(username="ann")).status == 302  # ann logs in from the same address
