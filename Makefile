@@ -12,20 +12,43 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 CHROMIUM := /usr/bin/chromium
+FAKETIME := /usr/bin/faketime
+# Instants the date-sensitive tests also run at (UTC): just before and after midnight in the clinic
+# (America/Chicago), both sides of a daylight-saving change, and the hour a clean clone once failed at.
+CLOCK_INSTANTS := 2026-11-23T05:59:00 2026-11-23T06:01:00 2026-03-08T07:59:00 2026-03-08T08:01:00 2026-11-23T21:10:00
+CLOCK_TESTS := tests/aftercare/sms tests/aftercare/console tests/aftercare/test_escalations.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install train validate stories evaluate bench chat nurse enrol clean
+.PHONY: run test test-clock install train validate stories evaluate bench chat nurse enrol clean
 
 ## run: set up, train if the data changed, and start the assistant on 127.0.0.1 (Ctrl-C stops it)
 run: $(MODEL) $(CLASSIFIER)
 	$(BIN)/python -m aftercare.stack
 
 ## test: set up, train if needed, and run the whole test suite
-test: $(MODEL) $(CLASSIFIER) $(CHROMIUM)
+test: $(MODEL) $(CLASSIFIER) $(CHROMIUM) $(FAKETIME)
 	$(BIN)/python -m aftercare.check_protocol
 	$(BIN)/rasa data validate --fail-on-warnings --data data -d domain.yml -c config.yml > var/validate.log 2>&1 || (cat var/validate.log; exit 1)
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-clock
 	$(MAKE) --no-print-directory stories
+
+## test-clock: the date-sensitive tests again at fixed instants (faketime) and in another machine time zone
+test-clock: $(INSTALLED) $(FAKETIME)
+	@for at in $(CLOCK_INSTANTS); do \
+	  echo "date-sensitive tests at $$at UTC"; \
+	  TZ=UTC $(FAKETIME) -f "@$${at/T/ }" $(BIN)/python -m pytest -q -p no:cacheprovider $(CLOCK_TESTS) > var/test-clock.log 2>&1 \
+	    || (tail -30 var/test-clock.log; exit 1); tail -1 var/test-clock.log; \
+	done
+	@echo "date-sensitive tests with the machine in Asia/Tokyo"
+	@TZ=Asia/Tokyo $(BIN)/python -m pytest -q -p no:cacheprovider $(CLOCK_TESTS) > var/test-clock.log 2>&1 || (tail -30 var/test-clock.log; exit 1); tail -1 var/test-clock.log
+
+## faketime runs the date-sensitive tests at fixed instants (Debian's package)
+$(FAKETIME):
+	@install -d -m 700 var
+	@echo "installing Debian's faketime for the date-sensitive tests"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq faketime > var/apt-faketime.log 2>&1 || (tail -20 var/apt-faketime.log; exit 1)
 
 ## the browser tests drive Debian's chromium (Playwright cannot download a browser here)
 $(CHROMIUM):
