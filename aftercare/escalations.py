@@ -90,6 +90,16 @@ class EscalationRecord:
         return cls(**data)
 
 
+def _write_synced(path: Path, lines: list[str], mode: int) -> None:
+    """Write lines to a file only this user can read, and wait until they are on disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600)
+    try:
+        os.write(fd, "".join(line + "\n" for line in lines).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _count_lines(path: Path | None) -> int:
     if path is None or not path.exists():
         return 0
@@ -221,22 +231,12 @@ class EscalationStore:
 
     @staticmethod
     def _append(path: Path, lines: list[str]) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, "".join(l + "\n" for l in lines).encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_synced(path, lines, os.O_APPEND)
 
     @staticmethod
     def _rewrite(path: Path, lines: list[str]) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, "".join(l + "\n" for l in lines).encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_synced(tmp, lines, os.O_TRUNC)
         os.replace(tmp, path)
 
     def _record_once(self, item: EscalationRecord) -> None:
