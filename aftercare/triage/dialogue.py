@@ -18,6 +18,8 @@ from aftercare.triage.classifier import RedFlagClassifier
 from aftercare.triage.engine import Assessment, ConversationState, Finding, TriageEngine
 
 INFO_PREFIX = "ask_"
+#: Below this probability of 911 + call-your-physician, the learned detector reads a message as no red flag.
+NO_RED_FLAG_BELOW = 0.2
 #: Minimum classifier confidence to answer an aftercare topic.
 INFO_CONFIDENCE = 0.45
 #: First-person words that make a message a report about oneself, not a general question.
@@ -196,8 +198,13 @@ class Dialogue:
         if not looks_english(text):
             return self._plain([self._in_language(p.conversation, "not_english", a.language)], state, topic="not_english")
         symptom_intent = bool(intent and intent.startswith("report_"))
-        reads_as_nothing = a.learned.get("none", 0.0) >= 0.5  # the learned detector: no symptom here
-        if symptom_intent or (state.symptom_context and intent in (None, "nlu_fallback") and not reads_as_nothing):
+        # "A symptom the assistant could not assess" escalates only when the learned detector, which read
+        # the whole message, does not read it as clearly no red flag (a guess of the intent classifier
+        # alone, "hi, I had my ductogram yesterday" -> report_redness_swelling at 0.34, is not enough).
+        no_red_flag = bool(a.learned) and a.learned.get("emergency", 0.0) + a.learned.get("call_physician", 0.0) < NO_RED_FLAG_BELOW
+        reads_as_nothing = a.learned.get("none", 0.0) >= 0.5
+        unclear = symptom_intent and not no_red_flag
+        if unclear or (state.symptom_context and intent in (None, "nlu_fallback") and not reads_as_nothing and not no_red_flag):
             # Something that may be a symptom and that we could not read: escalate, do not reassure.
             finding = Finding("unclear_symptom", "call_physician", p.reasons["unclear_symptom"])
             if finding.id not in state.escalated:

@@ -11,7 +11,7 @@ from collections import defaultdict
 import pytest
 
 from aftercare.escalations import EscalationStore
-from scripts.bench import ESCALATING, make_conversations, run_load
+from scripts.bench import ESCALATING, TOKENS, make_conversations, run_load
 
 pytestmark = pytest.mark.e2e
 
@@ -22,6 +22,7 @@ TURNS = 20
 def test_fifty_concurrent_conversations(stack, client):
     conversations = make_conversations(CONVERSATIONS, TURNS, seed=20261122, prefix="loadtest", red_turns=(1, 3))
     assert sum(c.red_flag for c in conversations) == CONVERSATIONS // 2
+    TOKENS[client.base] = client.headers["Authorization"].removeprefix("Bearer ")
     run = run_load(client.base, conversations, concurrency=CONVERSATIONS, timeout=120)
     summary = run.summary()
     print(f"\nload: {json.dumps(summary)}")

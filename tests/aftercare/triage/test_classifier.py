@@ -73,3 +73,16 @@ def test_the_detector_never_lowers_a_rule(classifier: RedFlagClassifier) -> None
     engine = TriageEngine(PROTOCOL, classifier)
     assert disposition(engine, "my temperature is 101.6") == "call_physician"
     assert disposition(engine, "I can't breathe lol jk what should I wear") == "emergency"
+
+
+def test_an_unsure_intent_guess_alone_does_not_escalate_what_reads_as_no_red_flag(classifier: RedFlagClassifier) -> None:
+    from aftercare.triage.dialogue import Dialogue
+
+    dialogue = Dialogue(PROTOCOL, classifier)
+    reply = dialogue.respond("hi, i had my ductogram yesterday", None, today=TODAY,
+                             intent="report_redness_swelling", confidence=0.34)
+    assert reply.payload["disposition"] == "information" and reply.escalation is None
+    # a message the detector reads as a possible red flag still escalates on an unsure symptom intent
+    reply = dialogue.respond("something feels really off with my breast", None, today=TODAY,
+                             intent="report_not_better", confidence=0.4)
+    assert reply.payload["disposition"] in ("call_physician", "emergency")
