@@ -339,6 +339,8 @@ def _classifier(reader: _Reader, raw: object) -> ClassifierSettings:
 
 def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
     """Validate a list of findings."""
+    from aftercare.triage.rules import RULE_SETTINGS  # the registry; imported here to avoid a cycle
+
     if not isinstance(raw, list) or not raw:
         raise reader.fail(where, "expected a non-empty list")
     findings: list[FindingSpec] = []
@@ -354,8 +356,6 @@ def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
         disposition = reader.text(item, "disposition", key)
         if disposition not in DISPOSITIONS:
             raise reader.fail(f"{key}.disposition", f"unknown disposition {disposition!r} (known: {', '.join(DISPOSITIONS)})")
-        from aftercare.triage.rules import RULE_SETTINGS  # the registry; imported here to avoid a cycle
-
         rule = item.get("rule", "fixed")
         if rule not in RULE_SETTINGS:
             raise reader.fail(f"{key}.rule", f"unknown rule {rule!r} (known: {', '.join(sorted(RULE_SETTINGS))})")

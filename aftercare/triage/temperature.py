@@ -1,8 +1,8 @@
 """Find body-temperature readings in what a patient writes.
 
-Accepts "101.2", "101,2", "38.5C", "38.5 degrees", "102 F", "100.8°f", "a hundred and one",
-"thirty eight point five". A number with a temperature unit is always a reading; a bare number
-only counts when the message is about temperature (``context``). Without a unit, the unit is
+Accepts "101.2", "101,2", "38.5C", "38.5 degrees", "102 F", "100.8°f", and numbers in words through
+text2num, as every detector reads them ("a hundred and one", "thirty eight point five", "treinta y
+nueve"). A number with a temperature unit is always a reading; a bare number only counts when the message is about temperature (``context``). Without a unit, the unit is
 inferred from the value; a value that is no plausible body temperature in its unit, or a unit we
 do not know ("kelvin"), is reported as such so the assistant asks again.
 """
@@ -14,25 +14,11 @@ from typing import Literal
 
 from rapidfuzz.distance import DamerauLevenshtein
 
+from aftercare.triage.normalise import numbers_to_digits
 from aftercare.triage.text import fold
 
 Status = Literal["ok", "implausible", "unknown_unit"]
 
-_ONES = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9,
-}
-_TEENS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}
-_TENS = {"thirty": 30, "forty": 40, "ninety": 90}
-_ONE_WORD = "|".join(_ONES)
-_SMALL = "|".join(list(_ONES) + list(_TEENS))
-_WORD_NUMBER = re.compile(
-    rf"\b(?:(?:a|one)\s+)?hundred(?:(?:\s+and)?\s+(?P<h>{_SMALL}))?(?:\s+point\s+(?P<hf>{_ONE_WORD}))?\b"
-    rf"|\b(?P<tens>{'|'.join(_TENS)})(?:[\s-]+(?P<u>{_ONE_WORD}))?(?:\s+point\s+(?P<tf>{_ONE_WORD}))?\b"
-)
 
 _F_WORDS = ("fahrenheit", "farenheit", "farenheight", "fahrenheight", "faranheit")
 _C_WORDS = ("celsius", "celcius", "celsious", "centigrade", "celsuis")
@@ -87,18 +73,6 @@ def _fmt_f(value: float) -> str:
     return f"{value:.2f}" if abs(one - value) >= 0.005 else _fmt(one)
 
 
-def _words_to_digits(text: str) -> str:
-    def replace(m: re.Match[str]) -> str:
-        if m.group("tens") is None:
-            whole = 100 + ({**_ONES, **_TEENS}[m.group("h")] if m.group("h") else 0)
-        else:
-            whole = _TENS[m.group("tens")] + (_ONES[m.group("u")] if m.group("u") else 0)
-        frac = m.group("hf") or m.group("tf")
-        return f"{whole}.{_ONES[frac]}" if frac else str(whole)
-
-    return _WORD_NUMBER.sub(replace, text)
-
-
 def _unit_of(word: str | None) -> str | None:
     """'F', 'C', 'unknown' or None (the word is no unit)."""
     if not word:
@@ -127,7 +101,7 @@ def find_readings(
     plausible_c: tuple[float, float],
 ) -> list[Reading]:
     """All temperature readings in ``text``; bare numbers only when ``context`` is true."""
-    folded = _words_to_digits(fold(text))
+    folded = numbers_to_digits(fold(text))  # text2num, as every detector reads numbers
     readings: list[Reading] = []
     for m in _NUMBER.finditer(folded):
         value = float(m.group("num").replace(",", "."))
