@@ -2,9 +2,10 @@
 
 Accepts "101.2", "101,2", "38.5C", "38.5 degrees", "102 F", "100.8°f", and numbers in words through
 text2num, as every detector reads them ("a hundred and one", "thirty eight point five", "treinta y
-nueve"). A number with a temperature unit is always a reading; a bare number only counts when the message is about temperature (``context``). Without a unit, the unit is
-inferred from the value; a value that is no plausible body temperature in its unit, or a unit we
-do not know ("kelvin"), is reported as such so the assistant asks again.
+nueve"). A number with a temperature unit is always a reading; a bare number only counts when the
+message is about temperature (``context``). Without a unit, the unit is inferred from the value; a
+value that is no plausible body temperature in its unit, or a unit we do not know ("kelvin"), is
+reported as such so the assistant asks again.
 """
 from __future__ import annotations
 
