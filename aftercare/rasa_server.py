@@ -7,8 +7,9 @@ process, where no other user can read them.
 """
 from __future__ import annotations
 
-import os
 import sys
+
+from aftercare.settings import load_settings
 
 
 def rasa_argv(args: list[str], token: str) -> list[str]:
@@ -21,7 +22,7 @@ def rasa_argv(args: list[str], token: str) -> list[str]:
 
 def main() -> None:
     """Run Rasa's CLI in this process with the token added."""
-    sys.argv = rasa_argv(sys.argv[1:], os.environ.get("AFTERCARE_RASA_API_TOKEN", ""))
+    sys.argv = rasa_argv(sys.argv[1:], load_settings().rasa_api_token)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

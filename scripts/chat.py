@@ -5,8 +5,15 @@ import argparse
 import os
 import secrets
 import sys
+from pathlib import Path
 
 import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from aftercare.settings import load_settings  # noqa: E402
 
 BANNERS = {
     "emergency": "\033[1;41m CALL 911 NOW \033[0m",
@@ -19,7 +26,7 @@ def main() -> int:
     parser.add_argument("--url", default="http://127.0.0.1:5005")
     parser.add_argument("--token-file", default="var/rest-token", help="the REST channel's token (made by make run)")
     args = parser.parse_args()
-    token = os.environ.get("AFTERCARE_REST_TOKEN") or (
+    token = load_settings().rest_token or (
         open(args.token_file, encoding="utf-8").read().strip() if os.path.exists(args.token_file) else ""
     )
     sender = f"chat-{secrets.token_hex(12)}"

@@ -1,7 +1,6 @@
 """Shared fixtures: the real protocol, and services on a throwaway SQLite database."""
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -24,8 +23,7 @@ def protocol() -> Protocol:
 @pytest.fixture
 def services_on_tmp(tmp_path: Path) -> Services:
     """Services with their own SQLite escalation store and journal, and a fixed 'today'."""
-    settings = dataclasses.replace(
-        load_settings(),
+    settings = load_settings().with_changes(
         protocol_path=PROTOCOL_PATH,
         database_url=f"sqlite:///{tmp_path / 'aftercare.db'}",
         journal_path=tmp_path / "journal.jsonl",

@@ -27,7 +27,7 @@ from aftercare.channels.safe import respond_safely
 from aftercare.console.transcripts import TranscriptReader
 from aftercare.escalations import create_db_engine
 from aftercare.services import services
-from aftercare.settings import ROOT
+from aftercare.settings import Settings, load_settings
 
 STATIC = Path(__file__).parent / "web_static"
 MAX_BODY_BYTES = 64 * 1024
@@ -38,12 +38,11 @@ CSP = (
 )
 
 
-def load_secret() -> bytes:
+def load_secret(settings: Settings) -> bytes:
     """The HMAC secret: AFTERCARE_WEB_SECRET, or one made once and kept in var/web-secret (mode 0600)."""
-    configured = os.environ.get("AFTERCARE_WEB_SECRET")
-    if configured:
-        return configured.encode()
-    path = Path(os.environ.get("AFTERCARE_WEB_SECRET_FILE", ROOT / "var" / "web-secret"))
+    if settings.web_secret:
+        return settings.web_secret.encode()
+    path = settings.web_secret_file
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -52,18 +51,13 @@ def load_secret() -> bytes:
     return path.read_text().strip().encode()
 
 
-def allowed_origins() -> list[str]:
-    """Clinic origins allowed to call the API cross-origin and to frame the chat (comma-separated)."""
-    raw = os.environ.get("AFTERCARE_WEB_ORIGINS", "")
-    return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
-
-
 class WebChatInput(InputChannel):
     """The web chat: server-issued conversation ids bound to the visit."""
 
     def __init__(self) -> None:
-        self.secret = load_secret()
-        self.origins = allowed_origins()
+        settings = load_settings()
+        self.secret = load_secret(settings)
+        self.origins = list(settings.web_origins)  # clinic origins allowed to call the API and frame the chat
         self._transcripts: TranscriptReader | None = None
 
     @classmethod

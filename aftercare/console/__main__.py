@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from aftercare.console.app import create_app
+from aftercare.settings import load_settings
 
 
 def main() -> None:
+    settings = load_settings()
     parser = argparse.ArgumentParser(description="Serve the nurse console.")
-    parser.add_argument("--host", default=os.environ.get("AFTERCARE_CONSOLE_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("AFTERCARE_CONSOLE_PORT", "5006")))
+    parser.add_argument("--host", default=settings.console_host)
+    parser.add_argument("--port", type=int, default=settings.console_port)
     args = parser.parse_args()
-    secure = os.environ.get("AFTERCARE_CONSOLE_SECURE_COOKIES", "false").lower() == "true"
-    app = create_app(cookie_secure=secure)
+    app = create_app(settings, cookie_secure=settings.console_secure_cookies)
     app.run(host=args.host, port=args.port, access_log=False, workers=1)
 
 

@@ -199,14 +199,12 @@ def test_the_twilio_client_has_a_timeout(store):
 
 
 def test_a_failed_check_in_is_logged_without_phone_or_token(store, monkeypatch, caplog):
-    import dataclasses
-
     import requests
 
     from aftercare.settings import load_settings
     from aftercare.sms import worker
 
-    settings = dataclasses.replace(load_settings(), rasa_api_token="tok-secret-123")
+    settings = load_settings().with_changes(rasa_api_token="tok-secret-123")
 
     def refuse(url, **kw):
         raise requests.ConnectionError(f"HTTPConnectionPool: Max retries exceeded with url: {url}?token=tok-secret-123")
