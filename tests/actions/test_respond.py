@@ -101,3 +101,59 @@ async def test_database_down_journals_and_still_replies(services_on_tmp, tmp_pat
     messages, _ = await run(action, tracker_for("i cant breathe", "report_emergency"))
     assert payload_of(messages)["disposition"] == "emergency"
     assert services_on_tmp.store.pending_in_journal() == 1
+
+
+# ----------------------------------------------------------------------------- flat per-turn cost
+
+
+def long_session_tracker(turns: int, text: str, slots: dict[str, Any] | None = None, started: bool = False) -> Tracker:
+    """A tracker whose current session holds ``turns`` patient messages, the last one ``text``."""
+    events: list[dict[str, Any]] = [{"event": "user", "text": "older session", "timestamp": 1.0},
+                                    {"event": "session_started", "timestamp": 2.0}] if started else []
+    message = {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.9}, "entities": []}
+    for i in range(turns):
+        events += [{"event": "action", "name": "action_listen"},
+                   {"event": "user", "text": text if i == turns - 1 else "can I shower?", "parse_data": message,
+                    "input_channel": "rest", "timestamp": time.time()},
+                   {"event": "action", "name": "action_respond"}]
+    return Tracker("conv-1", slots or {}, message, events, False, None, {}, "action_listen")
+
+
+async def test_every_answer_ends_with_listen(services_on_tmp):
+    _, events = await run(ActionRespond(services_on_tmp), tracker_for("can I shower tonight?"))
+    assert events[-1] == {"event": "followup", "name": "action_listen", "timestamp": None}
+    assert not any(e["event"] == "session_started" for e in events)
+
+
+async def test_a_long_session_is_closed_with_the_triage_state_carried_over(services_on_tmp):
+    limit = services_on_tmp.settings.session_max_turns
+    messages, events = await run(ActionRespond(services_on_tmp), long_session_tracker(limit, "bloody discharge from my nipple"))
+    assert payload_of(messages)["question"] == "procedure_day"  # the reply is the same as in a short session
+    assert [e["event"] for e in events] == ["slot", "session_started", "slot", "followup"]
+    assert events[2] == {**events[0], "timestamp": events[2]["timestamp"]}  # the open question goes on
+
+    # The answer, in the new session, is read against the carried-over question.
+    answer = long_session_tracker(1, "it started 6 days ago", slots={"triage_state": events[2]["value"]}, started=True)
+    messages, _ = await run(ActionRespond(services_on_tmp), answer)
+    assert payload_of(messages)["disposition"] == "call_physician"
+
+
+async def test_the_procedure_date_slot_is_carried_over_too(services_on_tmp):
+    limit = services_on_tmp.settings.session_max_turns
+    tracker = long_session_tracker(limit, "can I shower?", slots={"procedure_date": "2026-11-10"})
+    _, events = await run(ActionRespond(services_on_tmp), tracker)
+    assert [e["event"] for e in events] == ["slot", "session_started", "slot", "slot", "followup"]
+    assert {e["name"]: e["value"] for e in events[2:4]}["procedure_date"] == "2026-11-10"
+
+
+async def test_the_count_restarts_with_each_session(services_on_tmp):
+    limit = services_on_tmp.settings.session_max_turns
+    _, events = await run(ActionRespond(services_on_tmp), long_session_tracker(limit - 1, "thanks", started=True))
+    assert not any(e["event"] == "session_started" for e in events)
+
+
+async def test_the_limit_comes_from_the_settings(services_on_tmp):
+    svc = services_on_tmp
+    svc.settings = svc.settings.with_changes(session_max_turns=2)
+    _, events = await run(ActionRespond(svc), long_session_tracker(2, "thanks"))
+    assert any(e["event"] == "session_started" for e in events)
