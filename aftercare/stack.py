@@ -29,6 +29,11 @@ PUBLIC_REQUEST_MAX_BYTES = 128 * 1024
 ACTION_REQUEST_MAX_BYTES = 16 * 1024 * 1024
 
 
+#: Sanic workers of the Rasa server by default: one per core of this machine's two. Several workers need a
+#: shared lock store (endpoints.yml's FileLockStore or Redis); SANIC_WORKERS in the environment overrides it.
+DEFAULT_RASA_WORKERS = 2
+
+
 #: Files the servers create hold health information (databases, logs) or secrets (tokens).
 PRIVATE_UMASK = 0o077
 
@@ -123,6 +128,10 @@ class Stack:
                 handle.write(secrets.token_hex(32))
         return path.read_text().strip()
 
+    def rasa_workers(self) -> int:
+        """Sanic workers of the Rasa server: SANIC_WORKERS, else DEFAULT_RASA_WORKERS."""
+        return int(self.extra_env.get("SANIC_WORKERS") or os.environ.get("SANIC_WORKERS") or DEFAULT_RASA_WORKERS)
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -130,6 +139,7 @@ class Stack:
         env.setdefault("AFTERCARE_DATABASE_URL", f"sqlite:///{self.var_dir / 'aftercare.db'}")
         env.setdefault("AFTERCARE_JOURNAL", str(self.var_dir / "escalations-journal.jsonl"))
         env.setdefault("AFTERCARE_TRACKER_DB", str(self.var_dir / "tracker.db"))
+        env.setdefault("AFTERCARE_LOCK_DIR", str(self.var_dir / "locks"))
         env["AFTERCARE_ACTION_URL"] = f"http://127.0.0.1:{self.action_port}/webhook"
         env["AFTERCARE_RASA_URL"] = f"http://127.0.0.1:{self.rasa_port}"
         env["AFTERCARE_RASA_API_TOKEN"] = self.api_token()
@@ -171,7 +181,8 @@ class Stack:
             ],
             f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/",
             logs / "rasa.log",
-            env={"SANIC_REQUEST_MAX_SIZE": str(PUBLIC_REQUEST_MAX_BYTES)},
+            env={"SANIC_REQUEST_MAX_SIZE": str(PUBLIC_REQUEST_MAX_BYTES),
+                 "SANIC_WORKERS": str(self.rasa_workers())},
         )
 
     def start(self, names: tuple[str, ...] = ("actions", "rasa", "console"), timeout: float = 180) -> float:
