@@ -13,20 +13,21 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 CHROMIUM := /usr/bin/chromium
 FAKETIME := /usr/bin/faketime
+NGINX := /usr/sbin/nginx
 # Instants the date-sensitive tests also run at (UTC): just before and after midnight in the clinic
 # (America/Chicago), both sides of a daylight-saving change, and the hour a clean clone once failed at.
 CLOCK_INSTANTS := 2026-11-23T05:59:00 2026-11-23T06:01:00 2026-03-08T07:59:00 2026-03-08T08:01:00 2026-11-23T21:10:00
 CLOCK_TESTS := tests/aftercare/sms tests/aftercare/console tests/aftercare/test_escalations.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-clock install train validate stories evaluate bench chat nurse enrol clean
+.PHONY: run cluster test test-clock install train validate stories evaluate bench chat nurse enrol clean
 
 ## run: set up, train if the data changed, and start the assistant on 127.0.0.1 (Ctrl-C stops it)
 run: $(MODEL) $(CLASSIFIER)
 	$(BIN)/python -m aftercare.stack
 
 ## test: set up, train if needed, and run the whole test suite
-test: $(MODEL) $(CLASSIFIER) $(CHROMIUM) $(FAKETIME)
+test: $(MODEL) $(CLASSIFIER) $(CHROMIUM) $(FAKETIME) $(NGINX)
 	$(BIN)/python -m aftercare.check_protocol
 	$(BIN)/rasa data validate --fail-on-warnings --data data -d domain.yml -c config.yml > var/validate.log 2>&1 || (cat var/validate.log; exit 1)
 	$(BIN)/python -m pytest
@@ -42,6 +43,17 @@ test-clock: $(INSTALLED) $(FAKETIME)
 	done
 	@echo "date-sensitive tests with the machine in Asia/Tokyo"
 	@TZ=Asia/Tokyo $(BIN)/python -m pytest -q -p no:cacheprovider $(CLOCK_TESTS) > var/test-clock.log 2>&1 || (tail -30 var/test-clock.log; exit 1); tail -1 var/test-clock.log
+
+## cluster: two Rasa + action servers behind nginx on PostgreSQL and Redis (README, "Several servers"; Ctrl-C stops it)
+cluster: $(MODEL) $(CLASSIFIER) $(NGINX)
+	$(BIN)/python -m aftercare.cluster
+
+## nginx balances the servers of `make cluster` and of its end-to-end test (Debian's package)
+$(NGINX):
+	@install -d -m 700 var
+	@echo "installing Debian's nginx for the several-servers configuration"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light > var/apt-nginx.log 2>&1 || (tail -20 var/apt-nginx.log; exit 1)
 
 ## faketime runs the date-sensitive tests at fixed instants (Debian's package)
 $(FAKETIME):

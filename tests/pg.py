@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -23,3 +25,42 @@ def pg_schema_url() -> str:
             pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_URL}: {exc}")
         pytest.skip(f"no PostgreSQL reachable at {PG_URL} ({type(exc).__name__}); start it to run this test")
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def _unreachable(exc: Exception) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_URL}: {exc}")
+    pytest.skip(f"no PostgreSQL reachable at {PG_URL}: {type(exc).__name__}")
+
+
+@contextmanager
+def fresh_database(prefix: str = "aftercare_e2e") -> Iterator[str]:
+    """A new, empty database on the test server for the block (dropped after); skips when none is reachable."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", future=True)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        _unreachable(exc)
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def production_env(database: str) -> dict[str, str]:
+    """The settings endpoints.postgresql.yml and the escalation store read, for ``database`` and Redis."""
+    url = sa.engine.make_url(PG_URL)
+    return {
+        "AFTERCARE_DATABASE_URL": str(url.set(database=database)),
+        "AFTERCARE_PG_HOST": url.host or "127.0.0.1",
+        "AFTERCARE_PG_PORT": str(url.port or 5432),
+        "AFTERCARE_PG_DB": database,
+        "AFTERCARE_PG_USER": url.username or "postgres",
+        "AFTERCARE_PG_PASSWORD": url.password or "",
+        "AFTERCARE_REDIS_HOST": os.environ.get("AFTERCARE_TEST_REDIS_HOST", "127.0.0.1"),
+        "AFTERCARE_REDIS_PORT": os.environ.get("AFTERCARE_TEST_REDIS_PORT", "6379"),
+    }
