@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aftercare.settings import ROOT, Settings, load_settings
-from aftercare.stack import ACTION_REQUEST_MAX_BYTES, PUBLIC_REQUEST_MAX_BYTES, Server, Stack, make_private_dir
+from aftercare.stack import ACTION_REQUEST_MAX_BYTES, PUBLIC_REQUEST_MAX_BYTES, Server, Stack, make_private_dir, serve
 
 NGINX = Path(shutil.which("nginx") or "/usr/sbin/nginx")
 #: Routes of the Rasa server that patients' devices and Twilio must reach; nothing else is public.
@@ -170,6 +170,10 @@ class Cluster:
                 raise RuntimeError(f"nginx did not start; see {prefix / 'error.log'}")
             time.sleep(0.2)
 
+    def servers(self) -> list[Server]:
+        """Every running process of the cluster."""
+        return [s for stack in self.stacks for s in stack.servers.values()] + ([self.nginx] if self.nginx else [])
+
     def stop(self) -> None:
         for stack in reversed(self.stacks):
             stack.stop()
@@ -233,15 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     ports = [args.public_port, args.internal_port, args.actions_port, args.console_port]
     ports += list(range(args.first_node_port, args.first_node_port + 2 * args.nodes))
     cluster = Cluster(ports, nodes=args.nodes, var_dir=args.var_dir, extra_env=env, sms_workers=settings.sms_enabled)
-    stopping = False
 
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        took = cluster.start()
+    def ready(took: float) -> None:
         print(
             f"\n{args.nodes} nodes ready in {took:.0f} s.\n"
             f"  Public (Twilio, web chat): {cluster.public_url}/webhooks/twilio/webhook, {cluster.public_url}/webhooks/web/demo\n"
@@ -251,21 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
-        while not stopping:
-            for stack in cluster.stacks:
-                for server in stack.servers.values():
-                    if not server.alive():
-                        print(f"{server.name} server stopped unexpectedly; see {server.log_path}", file=sys.stderr)
-                        return 1
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    except RuntimeError as exc:
-        print(f"Cannot start: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        cluster.stop()
-    return 0
+
+    return serve(cluster.start, ready, cluster.servers, cluster.stop)
 
 
 if __name__ == "__main__":

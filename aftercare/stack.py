@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from aftercare.triage.protocol import ProtocolError, load_protocol
 from aftercare.settings import ROOT, load_settings
@@ -252,15 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     names = ("actions", "rasa", "console") + (("worker",) if settings.sms_enabled else ())
     if not settings.sms_enabled:
         print("SMS disabled: set the AFTERCARE_TWILIO_* settings to text patients (see README).", flush=True)
-    stopping = False
 
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        took = stack.start(names)
+    def ready(took: float) -> int | None:
         if args.then:
             url = f"http://127.0.0.1:{args.rasa_port}"
             print(f"Ready in {took:.0f} s; running {args.then[0]}", flush=True)
@@ -276,8 +270,28 @@ def main(argv: list[str] | None = None) -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
+        return None
+
+    return serve(lambda: stack.start(names), ready, lambda: list(stack.servers.values()), stack.stop)
+
+
+def serve(start: Callable[[], float], ready: Callable[[float], int | None],
+          servers: Callable[[], list[Server]], stop: Callable[[], None]) -> int:
+    """Start the servers, tell ``ready`` how long it took (a code it returns ends the run at once), then
+    run until Ctrl-C, SIGTERM or a server that stops by itself (exit 1). The servers are always stopped."""
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        code = ready(start())
+        if code is not None:
+            return code
         while not stopping:
-            for server in stack.servers.values():
+            for server in servers():
                 if not server.alive():
                     print(f"{server.name} server stopped unexpectedly; see {server.log_path}", file=sys.stderr)
                     return 1
@@ -289,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         print("\nStopping...", flush=True)
-        stack.stop()
+        stop()
     return 0
 
 
