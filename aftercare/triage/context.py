@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import spacy
 import yaml
@@ -30,6 +30,11 @@ _GROUP = "findings"
 
 class ContextRulesError(ValueError):
     """A context rules file that cannot be used (names the file, the rule and the problem)."""
+
+
+#: The categories Mention.is_current reads: of any mention, and of a mention at the breast too.
+NOT_CURRENT = frozenset({"NEGATED_EXISTENCE", "HYPOTHETICAL", "HISTORICAL"})
+SITES = frozenset({"OTHER_SITE", "BREAST_SITE"})
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,9 @@ class ClinicalContext:
             terminating_types=dict(terminating_types or {}),
             prune_on_target_overlap=True,  # "not" in the term "not breathing" negates nothing
         )
-        self.context.add(list(rules))
+        rules = list(rules)
+        self.context.add(rules)
+        self._reaches = _reaches(rules)
 
     @classmethod
     def from_file(cls, path: Path) -> "ClinicalContext":
@@ -128,23 +135,124 @@ class ClinicalContext:
         return _from_file(Path(path).resolve(), Path(path).stat().st_mtime_ns if Path(path).exists() else 0)
 
     def classify(
-        self, sentences: list[Sentence], matches: Mapping[str, list[TermMatch]]
+        self,
+        sentences: list[Sentence],
+        matches: Mapping[str, list[TermMatch]],
+        *,
+        settled: Callable[[str, Mention], bool] | None = None,
+        categories: Mapping[str, frozenset[str]] | None = None,
     ) -> dict[str, list[Mention]]:
-        """The mentions of every finding, each with the context categories that modify it."""
+        """The mentions of every finding, each with the context categories that modify it.
+
+        ConText runs only on sentences with a match, once per distinct sentence and set of matches (a
+        message that repeats itself costs one run per distinct sentence). With ``settled``, the caller
+        says when a key's mention already tells it all it needs ("a current fever": later mentions of
+        fever cannot change that): a sentence whose every match is of a settled key is not read, so
+        the mentions returned are then only those that decide. With ``categories``, the caller says
+        which categories it reads for each key: its mentions hold only those, and a sentence where no
+        rule of the categories its matches want can match is not read either. A sentence that is read
+        is always read with all its matches, so every mention returned is the one a full reading gives.
+        """
         by_sentence: dict[int, list[tuple[str, TermMatch]]] = {}
         for fid, found in matches.items():
             for m in found:
                 by_sentence.setdefault(m.sentence, []).append((fid, m))
         result: dict[str, list[Mention]] = {fid: [] for fid in matches}
-        for index, targets in by_sentence.items():
-            doc, positions = _doc(self.nlp, sentences[index])
-            spans = [Span(doc, positions[min(m.positions)], positions[max(m.positions)] + 1) for _, m in targets]
-            doc.spans[_GROUP] = spans
-            self.context(doc)
-            for (fid, m), span in zip(targets, doc.spans[_GROUP]):
-                categories = frozenset(mod.category for mod in span._.modifiers)
-                result[fid].append(Mention(m, categories))
+        done: set[str] = set()
+        seen: dict[tuple[Sentence, tuple[tuple[int, int], ...]], list[frozenset[str]]] = {}
+        for index in sorted(by_sentence):
+            targets = by_sentence[index]
+            if settled is not None and all(fid in done for fid, _ in targets):
+                continue
+            sentence = sentences[index]
+            bounds = tuple((min(m.positions), max(m.positions)) for _, m in targets)
+            key = (sentence, bounds)
+            found_categories = seen.get(key)
+            if found_categories is None:
+                wanted = None if categories is None else frozenset().union(*(categories[fid] for fid, _ in targets))
+                found_categories = seen[key] = self._categories(sentence, bounds, wanted)
+            for (fid, m), said in zip(targets, found_categories):
+                mention = Mention(m, said if categories is None else said & categories[fid])
+                result[fid].append(mention)
+                if settled is not None and fid not in done and settled(fid, mention):
+                    done.add(fid)
         return result
+
+    def _categories(
+        self, sentence: Sentence, bounds: tuple[tuple[int, int], ...], wanted: frozenset[str] | None = None
+    ) -> list[frozenset[str]]:
+        """ConText's categories of each target (first and last word index) in one sentence; with
+        ``wanted``, only those categories are sure to be there (the sentence may not be read at all)."""
+        words, positions = _doc_words(sentence)
+        targets = [(positions[first], positions[last] + 1) for first, last in bounds]
+        if self._reaches is not None and not _may_modify(self._reaches, words, targets, wanted):
+            return [frozenset()] * len(bounds)
+        doc = Doc(self.nlp.vocab, words=words, sent_starts=[True] + [False] * (len(words) - 1))  # one sentence
+        doc.spans[_GROUP] = [Span(doc, start, end) for start, end in targets]
+        self.context(doc)
+        return [frozenset(mod.category for mod in span._.modifiers) for span in doc.spans[_GROUP]]
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Where one rule that can modify a target may match, and how far its scope may reach from there."""
+
+    category: str
+    length: int  # tokens (a pattern without "OP": one token per entry)
+    words: tuple[tuple[int, str], ...]  # (offset, word) of its entries that are one plain lower-case word
+    direction: str
+    max_scope: int | None
+
+
+def _reaches(rules: list[ConTextRule]) -> dict[str, list[tuple[int, _Reach]]] | None:
+    """The rules that can modify a target (not TERMINATE, not PSEUDO: medspaCy never links these to a
+    target, they only end other rules' reach), by one of their words: word -> (its offset, the rule).
+    None when a rule's pattern is not a plain list of tokens with a word among them (every sentence is
+    then read by ConText)."""
+    reaches: dict[str, list[tuple[int, _Reach]]] = {}
+    for rule in rules:
+        if rule.direction in ("TERMINATE", "PSEUDO"):
+            continue
+        pattern = rule.pattern
+        if not isinstance(pattern, list) or not all(isinstance(t, dict) and "OP" not in t for t in pattern):
+            return None
+        words = tuple(
+            (k, t["LOWER"]) for k, t in enumerate(pattern) if set(t) == {"LOWER"} and isinstance(t["LOWER"], str)
+        )
+        if not words:
+            return None
+        reach = _Reach(rule.category, len(pattern), words, rule.direction, rule.max_scope)
+        reaches.setdefault(words[0][1], []).append((words[0][0], reach))
+    return reaches
+
+
+def _may_modify(
+    reaches: dict[str, list[tuple[int, _Reach]]], words: list[str], targets: list[tuple[int, int]],
+    wanted: frozenset[str] | None,
+) -> bool:
+    """Whether a rule (of a wanted category) could modify one of the targets (token spans) in this
+    sentence: whether it may match somewhere (its plain words in place; any other entry taken to match
+    any token) with the scope medspaCy would give it before other rules shorten it reaching a target.
+    False means that ConText gives no target a category (of those wanted), without running it."""
+    n = len(words)
+    for p, word in enumerate(words):
+        for offset, reach in reaches.get(word, ()):
+            if wanted is not None and reach.category not in wanted:
+                continue
+            start = p - offset
+            end = start + reach.length
+            if start < 0 or end > n or any(words[start + k] != w for k, w in reach.words):
+                continue
+            scope = reach.max_scope
+            if reach.direction == "FORWARD":
+                first, last = end, n if scope is None else min(n, end + scope)
+            elif reach.direction == "BACKWARD":
+                first, last = 0 if scope is None else max(0, start - scope), start
+            else:  # BIDIRECTIONAL
+                first, last = (0, n) if scope is None else (max(0, start - scope), min(n, end + scope))
+            if any(first < t_end and t_start < last for t_start, t_end in targets):
+                return True
+    return False
 
 
 @lru_cache(maxsize=8)
@@ -153,8 +261,8 @@ def _from_file(path: Path, _mtime: int) -> ClinicalContext:
     return ClinicalContext(rules, terminating)
 
 
-def _doc(nlp: spacy.language.Language, sentence: Sentence) -> tuple[Doc, list[int]]:
-    """A Doc of the sentence's words with its commas put back; positions maps word index -> token index.
+def _doc_words(sentence: Sentence) -> tuple[list[str], list[int]]:
+    """The words of a sentence's Doc, its commas put back; and the token index of each of its words.
 
     A comma that starts a list ending in "or"/"nor" ("no fever, chills or redness") is left out, so a
     negation before the list reaches all of it; any other comma ends a negation's reach.
@@ -166,5 +274,4 @@ def _doc(nlp: spacy.language.Language, sentence: Sentence) -> tuple[Doc, list[in
             words.append(",")
         positions.append(len(words))
         words.append(word)
-    starts = [True] + [False] * (len(words) - 1)  # one sentence per Doc
-    return Doc(nlp.vocab, words=words, sent_starts=starts), positions
+    return words, positions

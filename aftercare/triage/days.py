@@ -9,6 +9,7 @@ days since the procedure (a symptom that started after it cannot be older than i
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -150,27 +151,108 @@ def _days_since_day_of_month(day: int, today: date) -> int | None:
     return None
 
 
+#: What each pattern of _PATTERNS (in order) cannot match without. Each need is a set of words (one of
+#: them must be a whole word of the sentence: every pattern has a word boundary or a space on both
+#: sides of these) or a pattern to search for. A sentence that lacks a need is not searched for the
+#: pattern: looking a word up costs much less than one of the patterns, most of which try a long list
+#: of words at every word of the sentence.
+_DIGIT = re.compile(r"\d")
+_DAY_WORD = frozenset({"day", "dia"})
+_UNIT_WORD = frozenset({"day", "days", "week", "weeks", "wk", "wks", "dia", "dias", "semana", "semanas"})
+_NEEDS: list[tuple[frozenset[str] | re.Pattern[str], ...]] = [
+    (frozenset({"yesterday", "antier", "anteayer", "antes"}),),  # day_before_yesterday
+    (frozenset({"yesterday", "yesterdays", "yday", "night", "ayer", "anoche"}),),
+    (frozenset({"today", "morning", "afternoon", "tonight", "hoy", "manana"}),),
+    (frozenset({"ago"}), _UNIT_WORD),
+    (frozenset({"hace"}), _UNIT_WORD),
+    (frozenset({"weekend"}),),
+    (frozenset({"weekend", "semana"}),),
+    (frozenset({"after", "since", "post", "from"}), _UNIT_WORD),
+    (frozenset({"week", "semana"}),),
+    (_DAY_WORD, _DIGIT),  # day_n: "day 5"
+    (_DAY_WORD, _DIGIT),  # day_n: "5th day"
+    (_DAY_WORD, frozenset(_ORDINALS)),
+    (frozenset({"since", "desde"}),),
+    (frozenset(_WEEKDAYS),),
+    (frozenset(_SHORT_WEEKDAYS), frozenset({"on", "last", "was", "past", "el"})),
+    (_UNIT_WORD,),  # duration
+    # date: every form has a month (or the start of its name), "/" or "the", and a number
+    (re.compile("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|ene|abr|ago|dic|/|the"), _DIGIT),
+]
+if len(_NEEDS) != len(_PATTERNS):
+    raise AssertionError("days._NEEDS must name what each of _PATTERNS needs")
+_WORD = re.compile(r"\w+")
+_EVERY_NEED = list(dict.fromkeys(need for needs in _NEEDS for need in needs))
+# Each pattern with the indices in _EVERY_NEED of what it needs.
+_PLAN = [
+    (name, pattern, tuple(_EVERY_NEED.index(need) for need in needs)) for (name, pattern), needs in zip(_PATTERNS, _NEEDS)
+]
+
+#: Every pattern above needs one of these in the sentence (a day or unit word, a weekday or month name
+#: or its start, "/" or "the" before a number): a sentence without any is not searched.
+_MAYBE_A_DAY = re.compile(
+    r"day|dia|week|wk|semana|night|morning|afternoon|ayer|anoche|antier|hoy|manana|"
+    r"mon|tue|wed|thu|fri|sat|sun|lunes|martes|miercoles|jueves|viernes|sabado|domingo|"
+    r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|ene|abr|ago|dic|/|the\s+\d"
+)
+
+
 def find_day_mentions(text: str, today: date, *, about_procedure: bool = False) -> list[DayMention]:
     """Every day mention in ``text``; ``about_procedure`` marks them all as the procedure's date."""
     folded = fold(text)
     mentions: list[DayMention] = []
+    read: dict[str, list[DayMention]] = {}  # a sentence that comes back is read once
+    dates: dict[str, int | None] = {}  # and a date (dateparser takes about a millisecond for one)
     for sentence in re.split(r"[.!?;\n]+(?!\d)", folded):
-        taken: list[tuple[int, int]] = []
-        procedure = about_procedure or bool(_PROCEDURE_WORDS.search(sentence))
-        for name, pattern in _PATTERNS:
-            for m in pattern.finditer(sentence):
-                if any(m.start() < end and start < m.end() for start, end in taken):
-                    continue
+        found = read.get(sentence)
+        if found is None:
+            found = read[sentence] = (
+                _sentence_mentions(sentence, today, about_procedure, dates) if _MAYBE_A_DAY.search(sentence) else []
+            )
+        mentions.extend(found)
+    return mentions
+
+
+def _sentence_mentions(
+    sentence: str, today: date, about_procedure: bool, dates: dict[str, int | None]
+) -> list[DayMention]:
+    mentions: list[DayMention] = []
+    # The spans already taken, disjoint, by start: a match overlaps one of them if and only if it
+    # overlaps the last one that starts before the match ends (a look-up, not a pass over all of them).
+    taken_starts: list[int] = []
+    taken_ends: list[int] = []
+    procedure: bool | None = True if about_procedure else None  # whether the sentence names the procedure
+    words = set(_WORD.findall(sentence))
+    present = [
+        not need.isdisjoint(words) if isinstance(need, frozenset) else need.search(sentence) is not None
+        for need in _EVERY_NEED
+    ]
+    for name, pattern, needs in _PLAN:
+        if not all(map(present.__getitem__, needs)):
+            continue
+        for m in pattern.finditer(sentence):
+            before = bisect_left(taken_starts, m.end()) - 1
+            if before >= 0 and taken_ends[before] > m.start():
+                continue
+            if name == "date":
+                if m.group(0) not in dates:
+                    dates[m.group(0)] = _days_for(name, m, today)
+                days = dates[m.group(0)]
+            else:
                 days = _days_for(name, m, today)
-                if days is None or days > 366:
-                    continue
-                taken.append((m.start(), m.end()))
-                is_duration = name in ("duration", "since_weekday")
-                dates_it = procedure and not is_duration
-                if name == "today" and not about_procedure:
-                    dates_it = dates_it and bool(_DONE_WORDS.search(sentence) or _PROCEDURE_THEN_TODAY.search(sentence))
-                kind: Kind = "procedure" if dates_it else "symptom"
-                mentions.append(DayMention(days, kind, m.group(0)))
+            if days is None or days > 366:
+                continue
+            at = bisect_left(taken_starts, m.start())
+            taken_starts.insert(at, m.start())
+            taken_ends.insert(at, m.end())
+            is_duration = name in ("duration", "since_weekday")
+            if procedure is None:
+                procedure = bool(_PROCEDURE_WORDS.search(sentence))
+            dates_it = procedure and not is_duration
+            if name == "today" and not about_procedure:
+                dates_it = dates_it and bool(_DONE_WORDS.search(sentence) or _PROCEDURE_THEN_TODAY.search(sentence))
+            kind: Kind = "procedure" if dates_it else "symptom"
+            mentions.append(DayMention(days, kind, m.group(0)))
     return mentions
 
 

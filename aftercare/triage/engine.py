@@ -9,15 +9,17 @@ Plain Python, no Rasa import; every threshold and word comes from the protocol f
 """
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from aftercare.triage import days as day_parser
 from aftercare.triage.classifier import RedFlagClassifier
-from aftercare.triage.context import ClinicalContext
+from aftercare.triage.context import NOT_CURRENT, SITES, ClinicalContext
 from aftercare.triage.normalise import guess_language, normalise
 from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
 from aftercare.triage.rules import MAX_ASKS, RULES, Finding, RuleInput, RuleOutput
@@ -130,6 +132,18 @@ class TriageEngine:
         confidence: float | None = None,
     ) -> Assessment:
         """Triage one message in the context of the conversation so far."""
+        with _no_cyclic_collection():
+            return self._assess(message, state, today=today, intent=intent, confidence=confidence)
+
+    def _assess(
+        self,
+        message: str,
+        state: ConversationState | None,
+        *,
+        today: date,
+        intent: str | None,
+        confidence: float | None,
+    ) -> Assessment:
         state = ConversationState.from_dict((state or ConversationState()).to_dict())
         p = self.protocol
         t = p.thresholds
@@ -257,30 +271,42 @@ class TriageEngine:
         """The readings reported as now: not "a fever of 101 two years ago", not "what if it hits 101"."""
         if self.context is None or not readings:
             return readings
-        numbers = {n.group(0) for r in readings if (n := _NUMBER.search(r.written))}
+        number_of = {w: n.group(0) if (n := _NUMBER.search(w)) else None for w in {r.written for r in readings}}
+        numbers = {n for n in number_of.values() if n is not None}
         wanted = numbers | {n.replace(".", ",") for n in numbers}
         targets: dict[str, list[TermMatch]] = {n: [] for n in numbers}
+        key_of = {w: w.replace(",", ".") if w.replace(",", ".") in targets else w for w in wanted}
         for i, sentence in enumerate(sents):
+            if wanted.isdisjoint(sentence.words):
+                continue
             for j, word in enumerate(sentence.words):
                 if word in wanted:
-                    targets[word.replace(",", ".") if word.replace(",", ".") in targets else word].append(
-                        TermMatch(i, (j,), (word,))
-                    )
-        mentions = self.context.classify(sents, targets)
+                    targets[key_of[word]].append(TermMatch(i, (j,), (word,)))
+        # A number said once as now is current, whatever its other mentions say.
+        mentions = self.context.classify(
+            sents, targets, settled=lambda _, m: m.is_current(breast_site=False),
+            categories={n: NOT_CURRENT for n in targets},
+        )
 
-        def current(reading: Reading) -> bool:
-            number = _NUMBER.search(reading.written)
-            said = mentions.get(number.group(0), []) if number else []
+        def current(number: str | None) -> bool:
+            said = mentions.get(number, []) if number is not None else []
             return not said or any(m.is_current(breast_site=False) for m in said)
 
-        return [r for r in readings if current(r)]
+        is_current = {w: current(n) for w, n in number_of.items()}
+        return [r for r in readings if is_current[r.written]]
 
     def _current_findings(self, sents: list[Sentence]) -> tuple[set[str], list[str], list[str], list[str]]:
         """Findings reported now; only asked about; only denied; only elsewhere on the body (protocol order)."""
         matches = self.matcher.find_all(sents)
         if self.context is None:
             return {fid for fid, m in matches.items() if m}, [], [], []
-        mentions = self.context.classify(sents, matches)
+        # A finding mentioned once as current is found, whatever its other mentions say; where on the
+        # body it is said matters only for a finding at the breast.
+        breast = {spec.id for spec in self.protocol.findings if spec.site == "breast"}
+        mentions = self.context.classify(
+            sents, matches, settled=lambda fid, m: m.is_current(breast_site=fid in breast),
+            categories={fid: NOT_CURRENT | SITES if fid in breast else NOT_CURRENT for fid in matches},
+        )
         found: set[str] = set()
         hypothetical: list[str] = []
         negated: list[str] = []
@@ -312,3 +338,22 @@ class TriageEngine:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+@contextmanager
+def _no_cyclic_collection() -> Iterator[None]:
+    """Hold back Python's cyclic garbage collector while one message is triaged.
+
+    A long message allocates enough objects to set off a full collection, which walks every object of
+    the process (the loaded models, spaCy's vocabulary: about 100 ms here, more in a bigger process)
+    and frees nothing of the engine's: what a message allocates is freed by reference counting as soon
+    as it is no longer used. The collector is only paused, never turned on if it was off, and runs as
+    usual after the message (a thread that found it on turns it back on when its message is done).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -25,14 +25,18 @@ _INVISIBLE_CATEGORIES = frozenset({"Cf"})  # format characters: ZWSP, ZWJ, soft 
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _SPACED = re.compile(r"(?<![a-z])((?:[a-z] ){2,}[a-z])(?![a-z])")  # "c h e s t" -> "chest"
 _SPACED_SHORT = re.compile(r"(?<![a-z])([a-z] [a-z])(?![a-z])")  # "i s", once a message is typed so
-_O_FOR_ZERO = re.compile(r"(?<=\d)o(?=[\d.,])|(?<=\d[.,])o\b|(?<=\d)o(?=\d)")  # "1o1.5" -> "101.5"
+# "1o1.5" -> "101.5": an "o" after a digit and before a digit or a decimal mark, or after a digit and a
+# decimal mark and ending a word ("101.o"). The "o" comes first so that the search jumps from "o" to "o".
+_O_FOR_ZERO = re.compile(r"o(?:(?<=\do)(?=[\d.,])|(?<=\d[.,]o)\b|(?<=\do)(?=\d))")
 _EMOJI_NAME = re.compile(r":([a-z0-9_+-]+):")
 _AND_A_HALF = re.compile(r"\b(\d{2,3}) (?:y medio|and a half|y media)\b")
 _DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
                 "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 # "one oh two", "one zero one point five": temperatures read digit by digit.
+# (The "one" comes first, with the word boundary before it as a look-behind, so that the search jumps
+# from "one" to "one".)
 _DIGIT_RUN = re.compile(
-    r"\b(one)\s+(oh|o|zero)\s+(zero|oh|o|one|two|three|four|five|six|seven|eight|nine)\b"
+    r"(one)(?<!\wone)\s+(oh|o|zero)\s+(zero|oh|o|one|two|three|four|five|six|seven|eight|nine)\b"
     r"(?:\s+point\s+(zero|one|two|three|four|five|six|seven|eight|nine))?"
 )
 # Function words that tell the two languages the clinic serves apart (content words are shared too often).
@@ -61,15 +65,32 @@ def _latin_lookalike(ch: str) -> str:
 
 def fold_characters(text: str) -> str:
     """Remove invisible characters, turn look-alike letters into Latin ones, then everything into ASCII."""
-    out: list[str] = []
-    for ch in text:
-        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
-            continue
-        if ch.isalpha() and not ch.isascii() and unicodedata.name(ch, "").split(" ")[0] in ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"):
-            ch = _latin_lookalike(ch)
-        out.append(ch)
-    ascii_text = anyascii("".join(out).replace("º", "°").replace("˚", "°").replace("°", " deg "))
-    return _EMOJI_NAME.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", ascii_text)
+    # Each step reads one character at a time and leaves ASCII as it is: only the runs of other
+    # characters are folded, each distinct run once per message.
+    if not text.isascii():
+        folded: dict[str, str] = {}
+
+        def fold_run(m: re.Match[str]) -> str:
+            run = m.group()
+            if run not in folded:
+                folded[run] = "".join(map(_fold_character, run))
+            return folded[run]
+
+        text = _NON_ASCII.sub(fold_run, text)
+    return _EMOJI_NAME.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", text)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+@lru_cache(maxsize=65536)
+def _fold_character(ch: str) -> str:
+    """One character of a message as ASCII (see fold_characters): "" for an invisible one."""
+    if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
+        return ""
+    if ch.isalpha() and not ch.isascii() and unicodedata.name(ch, "").split(" ")[0] in ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"):
+        ch = _latin_lookalike(ch)
+    return anyascii(ch.replace("º", "°").replace("˚", "°").replace("°", " deg "))
 
 
 def squeeze(text: str) -> str:
@@ -89,8 +110,11 @@ def numbers_to_digits(text: str, language: str = "en") -> str:
         text = alpha2digit(text, language)
     except Exception:  # text2num raises on a few odd inputs; digits in words then stay words
         pass
-    text = re.sub(r"(\d)[ºª]", r"\1o", text)  # Spanish ordinals from text2num: "6º dia" -> "6o dia"
-    return _AND_A_HALF.sub(r"\1.5", text)
+    if "º" in text or "ª" in text:
+        text = re.sub(r"(\d)[ºª]", r"\1o", text)  # Spanish ordinals from text2num: "6º dia" -> "6o dia"
+    if "and a half" in text or "y medi" in text:
+        text = _AND_A_HALF.sub(r"\1.5", text)
+    return text
 
 
 def _digit_run(m: re.Match[str]) -> str:
@@ -101,8 +125,8 @@ def _digit_run(m: re.Match[str]) -> str:
 def guess_language(folded: str) -> str:
     """'es' when the message reads as Spanish, else 'en' (only the two languages the clinic serves)."""
     words = re.findall(r"[a-z]+", folded)
-    spanish = sum(1 for w in words if w in _SPANISH_WORDS)
-    english = sum(1 for w in words if w in _ENGLISH_WORDS)
+    spanish = sum(map(_SPANISH_WORDS.__contains__, words))
+    english = sum(map(_ENGLISH_WORDS.__contains__, words))
     return "es" if spanish > english else "en"
 
 

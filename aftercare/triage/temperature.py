@@ -104,33 +104,50 @@ def find_readings(
     """All temperature readings in ``text``; bare numbers only when ``context`` is true."""
     folded = numbers_to_digits(fold(text))  # text2num, as every detector reads numbers
     readings: list[Reading] = []
+    # Apart from the word before it, a reading depends only on what was matched: each distinct match is
+    # read once.
+    read: dict[tuple[str, tuple[str | None, ...]], Reading | None] = {}
     for m in _NUMBER.finditer(folded):
-        value = float(m.group("num").replace(",", "."))
-        unit_word = m.group("unit")
-        unit = _unit_of(unit_word)
-        has_degree = bool(m.group("deg"))
-        before = folded[max(0, m.start() - 24): m.start()].split()[-1:] or [""]  # the word before (bounded look-back)
+        key = (m.group(0), m.groups())
+        if key in read:
+            reading = read[key]
+        else:
+            reading = read[key] = _reading(m, context, plausible_f, plausible_c)
+        if reading is None:
+            continue
+        start = m.start()
+        before = folded[max(0, start - 24): start].split()[-1:] or [""]  # the word before (bounded look-back)
         if before[0] in _MONTHS or before[0] == "day":
             continue
-        if unit is None and unit_word in _NOT_TEMPERATURE and not has_degree:
-            continue
-        if unit is None and not has_degree:
-            # A decimal inside a body-temperature range ("at 2am it was 101.2") is a reading even
-            # without the word "fever"; other bare numbers only count when the talk is of temperature.
-            decimal = any(ch in m.group("num") for ch in ".,")
-            body_like = decimal and (_in(value, plausible_f) or _in(value, plausible_c))
-            if not body_like and (not context or not _in(value, _BARE_NUMBER_RANGE)):
-                continue
-        written = m.group(0).strip() if (unit or has_degree) else m.group("num")
-        if unit == "unknown":
-            readings.append(Reading(value, None, "unknown_unit", None, written, unit_word or ""))
-            continue
-        if unit is None:
-            unit = "C" if _in(value, plausible_c) else "F" if _in(value, plausible_f) else None
-        bounds = plausible_c if unit == "C" else plausible_f
-        if unit is None or not _in(value, bounds):
-            readings.append(Reading(value, unit, "implausible", None, written))
-            continue
-        fahrenheit = value * 9 / 5 + 32 if unit == "C" else value
-        readings.append(Reading(value, unit, "ok", fahrenheit, written))
+        readings.append(reading)
     return readings
+
+
+def _reading(
+    m: re.Match[str], context: bool, plausible_f: tuple[float, float], plausible_c: tuple[float, float]
+) -> Reading | None:
+    """The reading of one match of _NUMBER, or None when it is not a temperature (whatever the word
+    before it: "may 12", "day 5" are not readings either)."""
+    value = float(m.group("num").replace(",", "."))
+    unit_word = m.group("unit")
+    unit = _unit_of(unit_word)
+    has_degree = bool(m.group("deg"))
+    if unit is None and unit_word in _NOT_TEMPERATURE and not has_degree:
+        return None
+    if unit is None and not has_degree:
+        # A decimal inside a body-temperature range ("at 2am it was 101.2") is a reading even
+        # without the word "fever"; other bare numbers only count when the talk is of temperature.
+        decimal = any(ch in m.group("num") for ch in ".,")
+        body_like = decimal and (_in(value, plausible_f) or _in(value, plausible_c))
+        if not body_like and (not context or not _in(value, _BARE_NUMBER_RANGE)):
+            return None
+    written = m.group(0).strip() if (unit or has_degree) else m.group("num")
+    if unit == "unknown":
+        return Reading(value, None, "unknown_unit", None, written, unit_word or "")
+    if unit is None:
+        unit = "C" if _in(value, plausible_c) else "F" if _in(value, plausible_f) else None
+    bounds = plausible_c if unit == "C" else plausible_f
+    if unit is None or not _in(value, bounds):
+        return Reading(value, unit, "implausible", None, written)
+    fahrenheit = value * 9 / 5 + 32 if unit == "C" else value
+    return Reading(value, unit, "ok", fahrenheit, written)

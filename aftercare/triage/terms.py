@@ -10,6 +10,7 @@ hypothetical, historical or elsewhere on the body) is :mod:`aftercare.triage.con
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -43,6 +44,11 @@ class Term:
 
     source: str
     parts: tuple[tuple[Word, ...], ...]
+    # The alternatives of each of its words, in one tuple (computed once, for _could_match).
+    word_sets: tuple[frozenset[tuple[str, bool]], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "word_sets", tuple(word.alternative_set for part in self.parts for word in part))
 
 
 def compile_term(source: str) -> Term:
@@ -99,27 +105,34 @@ def _word_matches(token: str, alt: str, is_prefix: bool, fuzzy: bool) -> bool:
 Alternatives = frozenset[tuple[str, bool]]
 
 
-def _part_spans(part: tuple[Word, ...], alts: list[Alternatives], max_gap: int = MAX_GAP) -> list[tuple[int, ...]]:
+def _part_spans(part: tuple[Word, ...], alts: Sequence[Alternatives], max_gap: int = MAX_GAP) -> list[tuple[int, ...]]:
     """Every occurrence of an ordered part, as the token indices of its words.
 
     ``alts[i]`` holds the term alternatives that token ``i`` matches (computed once per token).
     """
     spans: list[tuple[int, ...]] = []
     wanted = [word.alternative_set for word in part]
-
-    def extend(prefix: tuple[int, ...], k: int) -> None:
-        if k == len(part):
-            spans.append(prefix)
-            return
-        start = prefix[-1] + 1
-        for i in range(start, min(len(alts), start + max_gap + 1)):
-            if wanted[k] & alts[i]:
-                extend(prefix + (i,), k + 1)
-
+    first = wanted[0]
     for i, token_alts in enumerate(alts):
-        if wanted[0] & token_alts:
-            extend((i,), 1)
+        if token_alts and not first.isdisjoint(token_alts):
+            _extend((i,), 1, wanted, alts, max_gap, spans)
     return spans
+
+
+def _extend(
+    prefix: tuple[int, ...], k: int, wanted: list[Alternatives], alts: Sequence[Alternatives], max_gap: int,
+    spans: list[tuple[int, ...]],
+) -> None:
+    """Add to ``spans`` every way of matching ``wanted[k:]`` after ``prefix`` (each word within
+    ``max_gap`` words of the one before). A function of its own, not a closure: a closure that calls
+    itself is a reference cycle, garbage that only the cyclic collector frees."""
+    if k == len(wanted):
+        spans.append(prefix)
+        return
+    start = prefix[-1] + 1
+    for i in range(start, min(len(alts), start + max_gap + 1)):
+        if not wanted[k].isdisjoint(alts[i]):
+            _extend(prefix + (i,), k + 1, wanted, alts, max_gap, spans)
 
 
 @dataclass(frozen=True)
@@ -152,12 +165,13 @@ class TermMatcher:
             if len(alt) >= FUZZY_MIN_LENGTH:
                 self._fuzzy_candidates.setdefault(alt[0], []).append((alt, prefix))
         self._token_alternatives = lru_cache(maxsize=65536)(self._alternatives_of)
-        # Which keys could match at all when an alternative is present (their terms' first words).
-        self._keys_by_first: dict[tuple[str, bool], set[str]] = {}
+        # Which terms (key, index among the key's terms) could match at all when an alternative is
+        # present (their first words).
+        self._terms_by_first: dict[tuple[str, bool], list[tuple[str, int]]] = {}
         for key, compiled in self._terms.items():
-            for term in compiled:
-                for alt in term.parts[0][0].alternatives:
-                    self._keys_by_first.setdefault(alt, set()).add(key)
+            for index, term in enumerate(compiled):
+                for alt in term.parts[0][0].alternative_set:
+                    self._terms_by_first.setdefault(alt, []).append((key, index))
 
     def _alternatives_of(self, token: str) -> Alternatives:
         """The term alternatives a token matches: exactly, as a prefix, or (a token that is not a real
@@ -178,34 +192,55 @@ class TermMatcher:
     def find_all(self, sentences: list[Sentence], keys: tuple[str, ...] | None = None) -> dict[str, list[TermMatch]]:
         """The occurrences of every key's terms. Each token is compared with the terms once, and a term
         is tried only where every one of its words occurs in the sentence: the cost grows with the
-        length of the message, not with the number of terms times its length."""
+        length of the message, not with the number of terms times its length. Where a match is depends
+        only on which term words each token matches: sentences that match alike (a message that
+        repeats itself; "at 2:10 temp 101.2", "at 3:40 temp 100.9") are searched once."""
         keys = tuple(self._terms) if keys is None else keys
         found: dict[str, list[TermMatch]] = {key: [] for key in keys}
+        searched: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
+        by_alternatives: dict[tuple[Alternatives, ...], list[tuple[str, tuple[int, ...]]]] = {}
         for s_index, sentence in enumerate(sentences):
-            alts = [self._token_alternatives(token) for token in sentence.words]
-            present = frozenset().union(*alts) if alts else frozenset()
-            if not present:
-                continue
-            candidates = set().union(*(self._keys_by_first.get(a, ()) for a in present))
-            for key in keys:
-                if key not in candidates:
-                    continue
-                terms = [t for t in self._terms[key] if _could_match(t, present)]
-                if not terms:
-                    continue
-                excluded = {
-                    i for term in self._exclude.get(key, []) if _could_match(term, present) for part in term.parts
-                    for span in _part_spans(part, alts, max_gap=0) for i in span
-                }
-                for term in terms:
-                    spans = self._match_term(term, alts, excluded)
-                    found[key].extend(
-                        TermMatch(s_index, span, tuple(sentence.words[i] for i in span)) for span in spans[:4]
-                    )
+            words = sentence.words
+            spans = searched.get(words)
+            if spans is None:
+                alts = tuple(map(self._token_alternatives, words))
+                spans = by_alternatives.get(alts)
+                if spans is None:
+                    spans = by_alternatives[alts] = self._spans(alts, keys)
+                searched[words] = spans
+            for key, span in spans:
+                found[key].append(TermMatch(s_index, span, tuple(words[i] for i in span)))
         return found
 
+    def _spans(self, alts: tuple[Alternatives, ...], keys: tuple[str, ...]) -> list[tuple[str, tuple[int, ...]]]:
+        """The occurrences in one sentence, given the term alternatives each of its tokens matches, as
+        (key, token positions), by key then term."""
+        present = frozenset().union(*alts) if alts else frozenset()
+        if not present:
+            return []
+        candidates: dict[str, set[int]] = {}
+        for alt in present:
+            for key, index in self._terms_by_first.get(alt, ()):
+                candidates.setdefault(key, set()).add(index)
+        result: list[tuple[str, tuple[int, ...]]] = []
+        for key in keys:
+            indices = candidates.get(key)
+            if not indices:
+                continue
+            compiled = self._terms[key]
+            terms = [compiled[i] for i in sorted(indices) if _could_match(compiled[i], present)]
+            if not terms:
+                continue
+            excluded = {
+                i for term in self._exclude.get(key, []) if _could_match(term, present) for part in term.parts
+                for span in _part_spans(part, alts, max_gap=0) for i in span
+            }
+            for term in terms:
+                result.extend((key, span) for span in self._match_term(term, alts, excluded)[:4])
+        return result
+
     @staticmethod
-    def _match_term(term: Term, alts: list[Alternatives], excluded: set[int]) -> list[tuple[int, ...]]:
+    def _match_term(term: Term, alts: Sequence[Alternatives], excluded: set[int]) -> list[tuple[int, ...]]:
         """Occurrences of the term (not overlapping excluded words), as token positions."""
         per_part: list[list[tuple[int, ...]]] = []
         for part in term.parts:
@@ -222,4 +257,4 @@ class TermMatcher:
 
 def _could_match(term: Term, present: Alternatives) -> bool:
     """Whether every word of the term has an alternative somewhere in the sentence."""
-    return all(word.alternative_set & present for part in term.parts for word in part)
+    return not any(map(present.isdisjoint, term.word_sets))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 # SMS shorthand and contractions written without apostrophes. Language, not clinic settings.
@@ -64,31 +65,51 @@ class Sentence:
 
 def fold(text: str) -> str:
     """Lower-case, NFKC-normalise, strip accents and apostrophes."""
+    if text.isascii():
+        # ASCII is its own NFKC and NFKD form and has no combining marks (the common case: a message
+        # the normaliser already turned into ASCII).
+        return text.lower().replace("'", "").replace("`", "")
     text = text.replace("º", "°").replace("˚", "°")  # before NFKC, which turns "º" into "o"
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
+    text = unicodedata.normalize("NFKD", text)
+    marks = {ord(ch): None for ch in set(text) if unicodedata.combining(ch)}
+    if marks:
+        text = text.translate(marks)
     text = text.lower()
     for ch in _APOSTROPHES:
         text = text.replace(ch, "")
     return text
 
 
+#: Tokens that are expanded (or a comma): a chunk without any of them is its own list of words.
+_EXPANDED = frozenset(SHORTHAND) | {","}
+
+
 def sentences(text: str) -> list[Sentence]:
     """Split a message into sentences of folded, shorthand-expanded word tokens."""
     result: list[Sentence] = []
+    read: dict[str, list[Sentence]] = {}  # a chunk that comes back is tokenised once
     for chunk in _SENTENCE_END.split(fold(text)):
-        words: list[str] = []
-        commas: set[int] = set()
-        for token in _TOKEN.findall(chunk):
-            if token == ",":
-                commas.add(len(words))
-                continue
-            expansion = SHORTHAND.get(token)
-            words.extend(expansion.split() if expansion else [token])
-        result.extend(_pieces(words, commas))
+        pieces = read.get(chunk)
+        if pieces is None:
+            pieces = read[chunk] = _chunk_sentences(chunk)
+        result.extend(pieces)
     return result
+
+
+def _chunk_sentences(chunk: str) -> list[Sentence]:
+    tokens = _TOKEN.findall(chunk)
+    if _EXPANDED.isdisjoint(tokens):
+        return _pieces(tokens, set())
+    words: list[str] = []
+    commas: set[int] = set()
+    for token in tokens:
+        if token == ",":
+            commas.add(len(words))
+            continue
+        expansion = SHORTHAND.get(token)
+        words.extend(expansion.split() if expansion else [token])
+    return _pieces(words, commas)
 
 
 #: A run-on "sentence" longer than this is read in overlapping pieces, so the work per piece (term
@@ -104,9 +125,11 @@ def _pieces(words: list[str], commas: set[int]) -> list[Sentence]:
         return [Sentence(tuple(words), frozenset(commas))]
     pieces: list[Sentence] = []
     step = MAX_SENTENCE_WORDS - PIECE_OVERLAP
+    ordered = sorted(commas)  # each piece takes its own commas (not a pass over all of them per piece)
     for start in range(0, len(words) - PIECE_OVERLAP, step):
         end = min(start + MAX_SENTENCE_WORDS, len(words))
-        pieces.append(Sentence(tuple(words[start:end]), frozenset(c - start for c in commas if start < c < end)))
+        inside = ordered[bisect_right(ordered, start):bisect_left(ordered, end)]
+        pieces.append(Sentence(tuple(words[start:end]), frozenset(c - start for c in inside)))
     return pieces
 
 
