@@ -404,12 +404,13 @@ def train(name: str, config: Path, log: Callable[[str], None], reuse: bool) -> t
     return model, took
 
 
-def start_stack(name: str, model: Path, log: Callable[[str], None]) -> tuple[Stack, float]:
+def start_stack(name: str, model: Path, log: Callable[[str], None], *, endpoints: str = "endpoints.yml",
+                extra_env: dict[str, str] | None = None) -> tuple[Stack, float]:
     """Start one configuration's servers on free ports with a fresh var dir; returns it and the start-up time."""
     var_dir = BENCH_DIR / name
     shutil.rmtree(var_dir, ignore_errors=True)
     stack = Stack(model=model, rasa_port=free_port(), action_port=free_port(), console_port=free_port(),
-                  var_dir=var_dir)
+                  var_dir=var_dir, endpoints=endpoints, extra_env=dict(extra_env or {}))
     log(f"[{name}] starting servers")
     try:
         took = stack.start(timeout=240)
@@ -418,6 +419,78 @@ def start_stack(name: str, model: Path, log: Callable[[str], None]) -> tuple[Sta
         raise
     log(f"[{name}] ready in {took:.1f} s")
     return stack, took
+
+
+#: How each configuration's servers run. The baseline is Rasa's default: one Sanic worker, its in-memory
+#: lock store, and no cap on the turns of a session (the session lasts as long as the domain says).
+SERVER_SETTINGS: dict[str, dict[str, str]] = {
+    "project": {},  # what `make run` does: SANIC_WORKERS=2, the file lock store, AFTERCARE_SESSION_MAX_TURNS=10
+    "baseline": {"SANIC_WORKERS": "1", "AFTERCARE_SESSION_MAX_TURNS": "1000000"},
+}
+BASELINE_ENDPOINTS = """\
+# Baseline for scripts/bench.py: endpoints.yml without a lock_store (Rasa's default: in memory, one worker).
+action_endpoint:
+  url: ${AFTERCARE_ACTION_URL}
+
+tracker_store:
+  type: SQL
+  dialect: "sqlite"
+  db: ${AFTERCARE_TRACKER_DB}
+"""
+HISTORY_POINTS = (5, 50, 150)
+
+
+def history(url: str, questions: Sequence[str], points: Sequence[int] = HISTORY_POINTS, window: int = 10) -> dict[str, float]:
+    """Median latency (ms) of the ``window`` turns around each turn number in ``points`` of one long
+    conversation of short questions (each answered before the next is sent)."""
+    from statistics import median
+
+    turns = max(points) + window // 2
+    conversation = Conversation(f"history-{secrets.token_hex(4)}", tuple(questions[i % len(questions)] for i in range(turns)), False)
+    played = play(url, conversation)
+    if any(not t.ok for t in played):
+        raise RuntimeError(f"history conversation failed: {next(t.error for t in played if not t.ok)}")
+    latencies = [t.latency_ms or 0.0 for t in played]
+    out = {}
+    for point in points:
+        lo = max(0, point - window // 2)
+        out[str(point)] = round(median(latencies[lo:lo + window]), 1)
+    return out
+
+
+def postgres_history(model: Path, questions: Sequence[str], log: Callable[[str], None]) -> dict[str, float] | str:
+    """The same long conversation on the production stores (PostgreSQL tracker, Redis locks), in a fresh
+    database that is dropped after; a string says why it could not be measured."""
+    import sqlalchemy as sa
+    import uuid
+
+    from aftercare.cluster import production_env
+    from aftercare.settings import load_settings
+
+    env = production_env(load_settings())
+    url = sa.engine.make_url(env["AFTERCARE_DATABASE_URL"])
+    database = f"aftercare_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    except Exception as exc:  # noqa: BLE001
+        return f"no PostgreSQL: {type(exc).__name__}"
+    env.update(AFTERCARE_PG_DB=database, AFTERCARE_DATABASE_URL=str(url.set(database=database)))
+    stack = None
+    try:
+        stack, _ = start_stack("project-postgresql", model, log, endpoints="endpoints.postgresql.yml", extra_env=env)
+        base = f"http://127.0.0.1:{stack.rasa_port}"
+        TOKENS[base] = stack.rest_token()
+        play(base, make_conversations(1, 5, seed=98, prefix="warm-pg", pools=(list(questions), list(questions)))[0])
+        log("[project-postgresql] one long conversation")
+        return history(base, questions)
+    finally:
+        if stack is not None:
+            stack.stop()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def merge(runs: list[LoadRun]) -> LoadRun:
@@ -457,6 +530,10 @@ def measure(stacks: dict[str, Stack], args: argparse.Namespace, log: Callable[[s
     peaks: dict[str, dict[str, float]] = {name: {} for name in stacks}
     for name, url in urls.items():
         play(url, make_conversations(1, 5, seed=99, prefix=f"warm-{name}", pools=pools)[0])
+    histories: dict[str, dict[str, float]] = {}
+    for name, url in urls.items():
+        log(f"[{name}] one long conversation ({max(HISTORY_POINTS)} turns and more)")
+        histories[name] = history(url, pools[0])
     for r in range(args.rounds):
         order = list(stacks) if r % 2 == 0 else list(reversed(stacks))
         for name in order:
@@ -477,6 +554,7 @@ def measure(stacks: dict[str, Stack], args: argparse.Namespace, log: Callable[[s
     for name, stack in stacks.items():
         log(f"[{name}] triage quality on {CASES.relative_to(ROOT)}")
         figures: dict[str, Any] = {
+            "history_ms": histories[name],
             "load_1": merge(single[name]).summary(),
             "load_concurrent": merge(many[name]).summary(),
             "rss_peak_mb": dict(peaks[name]) | {"total": round(sum(peaks[name].values()), 1)},
@@ -506,6 +584,13 @@ ROWS: list[tuple[str, str, str]] = [
     # label, path in a configuration's figures, format
     ("training time (s)", "training_seconds", "{:.0f}"),
     ("start-up to ready (s)", "startup_seconds", "{:.1f}"),
+    ("turn 5 of one conv: p50 (ms)", "history_ms.5", "{:.0f}"),
+    ("turn 50 of one conv: p50 (ms)", "history_ms.50", "{:.0f}"),
+    ("turn 150 of one conv: p50 (ms)", "history_ms.150", "{:.0f}"),
+    ("turn 150 / turn 5", "history_ratio", "{:.2f}"),
+    ("same on PostgreSQL: turn 5/50/150", "history_postgresql_ms", "{:.0f}"),
+    ("same on PostgreSQL: 150 / 5", "history_postgresql_ratio", "{:.2f}"),
+    ("Rasa server workers", "rasa_workers", "{}"),
     ("1 conv: turns", "load_1.turns", "{}"),
     ("1 conv: p50 latency (ms)", "load_1.latency_ms.p50", "{:.0f}"),
     ("1 conv: p95 latency (ms)", "load_1.latency_ms.p95", "{:.0f}"),
@@ -552,35 +637,70 @@ def _ratio(a: Any, b: Any) -> str:
 
 
 def targets(project: dict[str, Any], baseline: dict[str, Any] | None, concurrency: int = 20) -> list[dict[str, Any]]:
-    """The issue's targets, each met or missed (None: could not be measured)."""
-    p95_1 = _get(project, "load_1.latency_ms.p95")
-    p95_n = _get(project, "load_concurrent.latency_ms.p95")
-    b95_1 = _get(baseline or {}, "load_1.latency_ms.p95")
-    b95_n = _get(baseline or {}, "load_concurrent.latency_ms.p95")
+    """The issues' targets, each met or missed (None: could not be measured)."""
+    base = baseline or {}
+    p95_1, b95_1 = _get(project, "load_1.latency_ms.p95"), _get(base, "load_1.latency_ms.p95")
+    p95_n, b95_n = _get(project, "load_concurrent.latency_ms.p95"), _get(base, "load_concurrent.latency_ms.p95")
+    tps, b_tps = _get(project, "load_concurrent.turns_per_second"), _get(base, "load_concurrent.turns_per_second")
     errors_n = _get(project, "load_concurrent.errors")
     startup = _get(project, "startup_seconds")
+    training = _get(project, "training_seconds")
+    flat = _get(project, "history_ratio")
+    flat_pg = _get(project, "history_postgresql_ratio")
+
+    def check(label: str, value: str, met: bool | None) -> dict[str, Any]:
+        return {"target": label, "value": value, "met": met}
 
     return [
-        {"target": "p95 latency at 1 conversation under 150 ms",
-         "value": _fmt("{:.0f} ms", p95_1), "met": None if p95_1 is None else p95_1 < 150},
-        {"target": "at least as fast as the baseline at 1 conversation (p95)",
-         "value": f"{_fmt('{:.0f}', p95_1)} vs {_fmt('{:.0f}', b95_1)} ms",
-         "met": None if p95_1 is None or b95_1 is None else p95_1 <= b95_1},
-        {"target": f"at least as fast as the baseline at {concurrency} conversations (p95)",
-         "value": f"{_fmt('{:.0f}', p95_n)} vs {_fmt('{:.0f}', b95_n)} ms",
-         "met": None if p95_n is None or b95_n is None else p95_n <= b95_n},
-        {"target": f"no error at {concurrency} concurrent conversations",
-         "value": _fmt("{} errors", errors_n), "met": None if errors_n is None else errors_n == 0},
-        {"target": "start-up to ready under 45 s",
-         "value": _fmt("{:.1f} s", startup), "met": None if startup is None else startup < 45},
+        check("turn 150 within 1.25x of turn 5 (SQLite)", _fmt("{:.2f}x", flat), None if flat is None else flat <= 1.25),
+        check("turn 150 within 1.25x of turn 5 (PostgreSQL)", _fmt("{:.2f}x", flat_pg),
+              None if flat_pg is None else flat_pg <= 1.25),
+        check(f"{concurrency} conv: throughput at least 1.5x the baseline's", f"{_ratio(tps, b_tps)}x",
+              None if tps is None or not b_tps else tps >= 1.5 * b_tps),
+        check(f"{concurrency} conv: p95 below the baseline's", f"{_fmt('{:.0f}', p95_n)} vs {_fmt('{:.0f}', b95_n)} ms",
+              None if p95_n is None or b95_n is None else p95_n < b95_n),
+        check(f"no error at {concurrency} concurrent conversations", _fmt("{} errors", errors_n),
+              None if errors_n is None else errors_n == 0),
+        check("p95 latency at 1 conversation under 150 ms", _fmt("{:.0f} ms", p95_1), None if p95_1 is None else p95_1 < 150),
+        check("at least as fast as the baseline at 1 conversation (p95)",
+              f"{_fmt('{:.0f}', p95_1)} vs {_fmt('{:.0f}', b95_1)} ms",
+              None if p95_1 is None or b95_1 is None else p95_1 <= b95_1),
+        check("training under 3 minutes on this machine", _fmt("{:.0f} s", training),
+              None if training is None else training < 180),
+        check("start-up to ready under 45 s", _fmt("{:.1f} s", startup), None if startup is None else startup < 45),
     ]
 
 
-ENGINE_MESSAGES = {
+#: The kinds of message the engine's cost is measured on: a text repeated to the size, or None for
+#: distinct patient messages of the evaluation sets (their texts only), shuffled.
+ENGINE_MESSAGES: dict[str, str | None] = {
     "prose": "my breast is a little sore today and I have some questions about the results. ",
     "red flags": "fever 101.5 chills red swollen pus bleeding. ",
     "one run-on sentence": "no fever no chills no redness ",
+    "digits and temperatures": "101.5 38,2C 99 F 100.4 102 temp 37.8 1o1.2 ",
+    # emoji, Cyrillic look-alike letters ("chest pain swollen"), a zero-width space, full-width letters
+    "emoji, look-alike letters": "\U0001f912\U0001f637 \u0441\u04bb\u0435st \u0440\u0430in \u200b\u0455w\u043ellen \U0001f525 "
+                                 "\uff46\uff45\uff56\uff45\uff52 ",
+    "distinct case messages": None,
 }
+
+
+def engine_message(kind: str, size: int) -> str:
+    """A message of ``size`` characters of one kind of ENGINE_MESSAGES."""
+    unit = ENGINE_MESSAGES[kind]
+    if unit is not None:
+        return (unit * (size // len(unit) + 1))[:size]
+    texts = sorted({
+        turn for path in (CASES, ROOT / "eval" / "blind" / "dev.yml")
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"] for turn in case["turns"]
+    })
+    random.Random(20261123).shuffle(texts)
+    picked: list[str] = []
+    length = 0
+    while length < size:
+        picked.append(texts[len(picked) % len(texts)])
+        length += len(picked[-1]) + 1
+    return " ".join(picked)[:size]
 
 
 def engine_cost(sizes: Sequence[int] = (2_000, 16_000, 65_536), repeats: int = 3) -> dict[str, dict[str, float]]:
@@ -599,9 +719,9 @@ def engine_cost(sizes: Sequence[int] = (2_000, 16_000, 65_536), repeats: int = 3
     today = date(2026, 11, 19)
     dialogue.respond("hello", None, today=today)  # load what loads lazily
     figures: dict[str, dict[str, float]] = {}
-    for kind, unit in ENGINE_MESSAGES.items():
+    for kind in ENGINE_MESSAGES:
         for size in sizes:
-            text = (unit * (size // len(unit) + 1))[:size]
+            text = engine_message(kind, size)
             runs = []
             for _ in range(repeats):
                 start = time.perf_counter()
@@ -682,6 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     baseline_config = BENCH_DIR / "baseline-config.yml"
     baseline_config.write_text(BASELINE_CONFIG)
+    baseline_endpoints = BENCH_DIR / "baseline-endpoints.yml"
+    baseline_endpoints.write_text(BASELINE_ENDPOINTS)
+    endpoints = {"project": "endpoints.yml", "baseline": str(baseline_endpoints)}
     configs = {"project": ROOT / "config.yml", "baseline": baseline_config}
     report: dict[str, Any] = {
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -710,7 +833,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed = True
         for name, model in models.items():
             try:
-                stacks[name], took = start_stack(name, model, log)
+                stacks[name], took = start_stack(name, model, log, endpoints=endpoints[name],
+                                                 extra_env=SERVER_SETTINGS[name])
+                report["configs"][name]["rasa_workers"] = stacks[name].rasa_workers()
                 report["configs"][name]["startup_seconds"] = round(took, 2)
             except RuntimeError as exc:
                 log(f"[{name}] error: {exc}")
@@ -719,6 +844,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stacks:
             for name, figures in measure(stacks, args, log).items():
                 report["configs"][name].update(figures)
+        for stack in stacks.values():
+            stack.stop()  # the PostgreSQL run below has the machine to itself
+        if "project" in models:
+            pg = postgres_history(models["project"], turn_pools()[0], log)
+            if isinstance(pg, str):
+                log(f"[project-postgresql] not measured: {pg}")
+            else:
+                report["configs"]["project"]["history_postgresql_ms"] = [pg[str(k)] for k in HISTORY_POINTS]
+                report["configs"]["project"]["history_postgresql_ratio"] = round(
+                    pg[str(HISTORY_POINTS[-1])] / pg[str(HISTORY_POINTS[0])], 2)
+        for name in stacks:
+            h = report["configs"][name].get("history_ms")
+            if h:
+                report["configs"][name]["history_ratio"] = round(h[str(HISTORY_POINTS[-1])] / h[str(HISTORY_POINTS[0])], 2)
     except KeyboardInterrupt:
         log("interrupted")
         return 130
