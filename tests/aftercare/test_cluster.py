@@ -1,4 +1,4 @@
-"""The nginx configuration aftercare/cluster.py writes (the running cluster: tests/e2e/test_cluster.py)."""
+"""The nginx configuration aftercare/cluster.py writes (the running cluster: tests/e2e/test_several_servers.py)."""
 from __future__ import annotations
 
 import re
