@@ -101,7 +101,7 @@ class Dialogue:
         if not text or not text.strip() or not has_letters(text):
             return self._plain([p.conversation["empty"]], before, topic="empty")
 
-        assessment = self.engine.assess(text, before, today=today, intent=intent, confidence=confidence)
+        assessment = self.engine.assess(text, before, today=today, intent=intent)
         is_info = bool(intent and intent.startswith(INFO_PREFIX) and (confidence or 0) >= INFO_CONFIDENCE)
         escalating = rank(assessment.disposition) >= rank("call_physician")
         if is_info and not escalating and not _REPORT.search(fold(text)):

@@ -27,12 +27,6 @@ from aftercare.triage.temperature import Reading, find_readings
 from aftercare.triage.terms import TermMatch, TermMatcher
 from aftercare.triage.text import Sentence, sentences
 
-#: Below this NLU confidence a symptom intent is not trusted on its own.
-INTENT_HINT_CONFIDENCE = 0.5
-#: An emergency taken from the classifier alone (no term matched) needs this confidence; below it,
-#: but above INTENT_HINT_CONFIDENCE, the patient is told to call the physician (and 911 if in doubt).
-EMERGENCY_HINT_CONFIDENCE = 0.8
-
 
 @dataclass
 class ConversationState:
@@ -129,11 +123,10 @@ class TriageEngine:
         *,
         today: date,
         intent: str | None = None,
-        confidence: float | None = None,
     ) -> Assessment:
         """Triage one message in the context of the conversation so far."""
         with _no_cyclic_collection():
-            return self._assess(message, state, today=today, intent=intent, confidence=confidence)
+            return self._assess(message, state, today=today, intent=intent)
 
     def _assess(
         self,
@@ -142,7 +135,6 @@ class TriageEngine:
         *,
         today: date,
         intent: str | None,
-        confidence: float | None,
     ) -> Assessment:
         state = ConversationState.from_dict((state or ConversationState()).to_dict())
         p = self.protocol
@@ -159,14 +151,6 @@ class TriageEngine:
                 found.add(followup.asks_about)
             elif words & followup.no_words and followup.asks_about not in found:
                 answered_no = True
-        hint_finding: Finding | None = None
-        if intent and (confidence or 0) >= INTENT_HINT_CONFIDENCE and not negated and not hypothetical:
-            spec = p.finding_for_intent(intent)
-            if spec and not {f for f in found if p.finding(f).disposition != "information"}:
-                if spec.disposition == "emergency" and (confidence or 0) < EMERGENCY_HINT_CONFIDENCE:
-                    hint_finding = Finding("possible_emergency", "call_physician", p.reasons["possible_emergency"])
-                else:
-                    found.add(spec.id)
         state.seen = sorted(set(state.seen) | found)
 
         # --- numbers the rules decide by: temperatures and days since the procedure
@@ -200,8 +184,6 @@ class TriageEngine:
         for spec in p.findings:
             RULES[spec.rule](spec, rule_input, out)
         findings = out.findings
-        if hint_finding is not None:
-            findings.append(hint_finding)
         question, question_values, waiting = out.question, out.question_values, out.waiting
         # A reading the rules judged not current ("101 two years ago") was still decided by the number.
         decided_by_number = out.decided_by_number or bool(said_readings)

@@ -24,7 +24,7 @@ QUESTIONS: tuple[str, ...] = (
     "procedure_day_again",
 )
 ADVICE: tuple[str, ...] = ()  # advice texts are named by the findings that say them (validated there)
-REASONS: tuple[str, ...] = ("possible_emergency", "unclear_symptom")
+REASONS: tuple[str, ...] = ("unclear_symptom",)
 CONVERSATION: tuple[str, ...] = (
     "greet",
     "goodbye",
@@ -69,7 +69,6 @@ class FindingSpec:
     reason: str
     terms: tuple[str, ...]
     rule: str = "fixed"
-    intent: str | None = None
     source: str = ""
     watch_for: str = ""  # how to name it when a patient asks "what if ...?"; defaults to the reason
     exclude: tuple[str, ...] = ()  # terms whose words never count for this finding
@@ -149,13 +148,6 @@ class Protocol:
             if spec.id == finding_id:
                 return spec
         raise KeyError(finding_id)
-
-    def finding_for_intent(self, intent: str) -> FindingSpec | None:
-        """The finding that an NLU intent reports, if any."""
-        for spec in self.findings:
-            if spec.intent == intent:
-                return spec
-        return None
 
 
 class _Reader:
@@ -375,9 +367,8 @@ def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
         terms = reader.get(item, "terms", key)
         if not isinstance(terms, list) or not terms or not all(isinstance(x, str) and x.strip() for x in terms):
             raise reader.fail(f"{key}.terms", "expected a non-empty list of texts")
-        intent = item.get("intent")
-        if intent is not None and not isinstance(intent, str):
-            raise reader.fail(f"{key}.intent", "expected an intent name")
+        if "intent" in item:
+            raise reader.fail(f"{key}.intent", "no longer read: the learned detector covers paraphrases (remove it)")
         exclude = item.get("exclude", [])
         if not isinstance(exclude, list) or not all(isinstance(x, str) and x.strip() for x in exclude):
             raise reader.fail(f"{key}.exclude", "expected a list of texts")
@@ -394,7 +385,6 @@ def _findings(reader: _Reader, raw: object, where: str) -> list[FindingSpec]:
                 reason=reader.text(item, "reason", key),
                 terms=tuple(x.strip() for x in terms),
                 rule=rule,
-                intent=intent,
                 source=str(item.get("source", "")),
                 watch_for=str(item.get("watch_for") or item["reason"]).strip(),
                 exclude=tuple(x.strip() for x in exclude),

@@ -108,11 +108,12 @@ def test_information_question_during_a_pending_question_keeps_it(dialogue: Dialo
 
 
 # ----------------------------------------------------------------------------- symptom intents and questions
-def test_report_fever_intent_without_a_fever_word_asks_temperature(dialogue: Dialogue) -> None:
+def test_a_symptom_intent_that_no_detector_can_read_escalates_as_unclear(dialogue: Dialogue) -> None:
+    # The intent does not make a finding (engine.py); a symptom nothing could assess is not reassured.
     reply = dialogue.respond("I think I might be sick", None, today=TODAY, intent="report_fever", confidence=0.9)
-    assert reply.payload["question"] == "temperature"
-    assert Q["temperature"] in reply.texts
-    assert reply.escalation is None
+    assert reply.payload["disposition"] == "call_physician"
+    assert reply.payload["reason"] == PROTOCOL.reasons["unclear_symptom"]
+    assert reply.escalation is not None
 
 
 def test_fever_then_number_escalates(dialogue: Dialogue) -> None:

@@ -109,12 +109,13 @@ def test_real_protocol_has_all_dispositions_and_rules() -> None:
     assert "911" in p.conversation["safe_fallback"]
 
 
-def test_real_protocol_intents_are_unique() -> None:
-    p = load_protocol(PROTOCOL)
-    intents = [f.intent for f in p.findings if f.intent]
-    assert len(intents) == len(set(intents))
-    assert p.finding_for_intent("report_fever").id == "fever"
-    assert p.finding_for_intent("no_such_intent") is None
+def test_an_intent_on_a_finding_is_refused_as_no_longer_read(tmp_path: Path) -> None:
+    # NLU intents used to add findings; they only added over-triage (see engine.py), so a protocol
+    # that still names one must say so rather than seem to do something.
+    general = _general()
+    general["findings"][0]["intent"] = "report_emergency"
+    with pytest.raises(ProtocolError, match="intent: no longer read"):
+        load_protocol(_write(tmp_path, _raw(), general))
 
 
 def test_rank_orders_dispositions() -> None:
