@@ -166,16 +166,37 @@ class ClinicalContext:
                 continue
             sentence = sentences[index]
             bounds = tuple((min(m.positions), max(m.positions)) for _, m in targets)
-            key = (sentence, bounds)
+            gapped = tuple(max(m.positions) - min(m.positions) + 1 != len(m.positions) for _, m in targets)
+            key = (sentence, bounds, gapped)
             found_categories = seen.get(key)
             if found_categories is None:
                 wanted = None if categories is None else frozenset().union(*(categories[fid] for fid, _ in targets))
-                found_categories = seen[key] = self._categories(sentence, bounds, wanted)
+                found_categories = seen[key] = self._categories_apart(sentence, bounds, gapped, wanted)
             for (fid, m), said in zip(targets, found_categories):
                 mention = Mention(m, said if categories is None else said & categories[fid])
                 result[fid].append(mention)
                 if settled is not None and fid not in done and settled(fid, mention):
                     done.add(fid)
+        return result
+
+    def _categories_apart(
+        self,
+        sentence: Sentence,
+        bounds: tuple[tuple[int, int], ...],
+        gapped: tuple[bool, ...],
+        wanted: frozenset[str] | None,
+    ) -> list[frozenset[str]]:
+        """:meth:`_categories`, with every target whose words are apart ("red ... discharge") read on
+        its own. Its span covers the words between, and ConText drops a modifier that overlaps any
+        target: read together, "not red, no pus, and the discharge" would lose the "no" of "no pus"."""
+        if not any(gapped):
+            return self._categories(sentence, bounds, wanted)
+        result: list[frozenset[str]] = [frozenset()] * len(bounds)
+        groups = [[i for i, g in enumerate(gapped) if not g]] + [[i] for i, g in enumerate(gapped) if g]
+        for group in groups:
+            if group:
+                for i, said in zip(group, self._categories(sentence, tuple(bounds[i] for i in group), wanted)):
+                    result[i] = said
         return result
 
     def _categories(

@@ -159,6 +159,10 @@ def test_term_matching(text: str, present: set[str], absent: set[str]) -> None:
     ("I think I am dying", {"patient_says_emergency"}, set()),
     ("brown-red spotting since yesterday", {"bloody_discharge"}, {"redness"}),
     ("more discharge than before the test", {"increased_discharge"}, set()),
+    # a match whose words are apart ("red ... discharge") does not swallow the negations between them
+    ("not red, not warm, no pus, and the discharge stopped", set(), {"infection_signs", "redness"}),
+    ("not red, no pus, and the discharge is bloody", {"bloody_discharge"}, {"infection_signs"}),
+    ("the discharge is red and there is pus", {"bloody_discharge", "infection_signs"}, set()),
 ])
 def test_current_findings(text: str, present: set[str], absent: set[str]) -> None:
     got = matched(text)
