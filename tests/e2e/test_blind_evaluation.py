@@ -1,7 +1,8 @@
 """The blind evaluation set through the REST channel, on a stack whose clinic day is the set's `today`.
 
-The dev split gates: no red flag answered below its level. The test split is played and its figures
-printed, never its cases (it is the held-out measure; see eval/blind/dev.yml's header).
+The dev split gates: no red flag answered below its level. The test split and the later "check" set
+are played and their figures printed, never their cases (they are the held-out measures; see the
+headers of eval/blind/dev.yml and check.yml). Each set is played on a stack whose clinic day is its own.
 """
 from __future__ import annotations
 
@@ -19,14 +20,23 @@ pytestmark = pytest.mark.e2e
 BLIND = ROOT / "eval" / "blind"
 
 
-@pytest.fixture(scope="module")
-def blind_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    today = evaluate.case_file_today(BLIND / "dev.yml")
+def _stack_for(path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    today = evaluate.case_file_today(path)
     stack = start_stack(
         tmp_path_factory.mktemp("blind"), ("actions", "rasa"), extra_env={"AFTERCARE_FIXED_TODAY": today.isoformat()}
     )
     yield f"http://127.0.0.1:{stack.rasa_port}", stack.rest_token()
     stack.stop()
+
+
+@pytest.fixture(scope="module")
+def blind_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    yield from _stack_for(BLIND / "dev.yml", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def check_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    yield from _stack_for(BLIND / "check.yml", tmp_path_factory)
 
 
 def play(target: tuple[str, str], path: Path) -> dict:
@@ -57,5 +67,15 @@ def test_test_split_figures(blind_url: tuple[str, str], capsys: pytest.CaptureFi
         print("\nblind test split (figures only)")
         print(evaluate.TABLE_HEAD)
         print(evaluate.set_row("blind test", summary))
+        print(f"red flags under-triaged: {red_flags_under(summary)}")
+    assert summary["counts"]["errors"] == 0
+
+
+def test_check_set_figures(check_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    summary = play(check_url, BLIND / "check.yml")
+    with capsys.disabled():
+        print("\nblind check set (figures only)")
+        print(evaluate.TABLE_HEAD)
+        print(evaluate.set_row("blind check", summary))
         print(f"red flags under-triaged: {red_flags_under(summary)}")
     assert summary["counts"]["errors"] == 0
