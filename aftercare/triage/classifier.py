@@ -1,7 +1,7 @@
 """A learned red-flag detector: how urgent a whole message reads, independent of the protocol's terms.
 
-Character n-grams (typos, shorthand, look-alike spellings) and word n-grams over the normalised text,
-into a logistic regression with four classes: ``emergency``, ``call_physician``, ``expected`` and
+Character n-grams (typos, shorthand, look-alike spellings) and word n-grams over the normalised text
+(words just after a denial marked as denied), into a logistic regression with four classes: ``emergency``, ``call_physician``, ``expected`` and
 ``none``. Trained from ``training/triage/*.yml`` (lay paraphrases, typos, Spanish, general emergencies
 and hard negatives) by ``make train``; the engine uses it only to raise a level, never to lower one.
 
@@ -9,6 +9,7 @@ Usage: ``python -m aftercare.triage.classifier TRAINING_DIR MODEL_FILE`` trains 
 """
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +62,56 @@ def load_examples(folder: Path) -> list[Example]:
     return examples
 
 
+#: Words that deny what follows them ("no fever", "sin escalofrios"), for the word features only.
+NEGATION_CUES = frozenset({
+    "no", "not", "never", "without", "nope", "nah", "none", "nor", "neither", "dont", "didnt", "doesnt",
+    "isnt", "arent", "wasnt", "havent", "hasnt", "sin", "ni", "nunca", "nada",
+})
+#: Words and marks that end a denial's reach ("no fever but so winded").
+NEGATION_BREAKS = frozenset({
+    "but", "and", "now", "just", "only", "except", "though", "still", "so", "pero", "y", "ahora", "solo",
+})
+#: How many words after a cue count as denied.
+NEGATION_REACH = 3
+_TOKENS = re.compile(r"[a-z0-9']+|[.,;:!?]")
+
+
+def mark_negation(text: str) -> str:
+    """The word features' view of a message: the few words after a denial get a ``neg_`` prefix.
+
+    "no fever, not red" becomes "no neg_fever not neg_red": a denied symptom is then a feature of its
+    own, learned from the hard negatives, instead of counting as the symptom. The reach is short and
+    ends at a comma or "but"/"and", as in the context rules, so "no chills and so winded" keeps
+    "winded"; the character features still see every word as written.
+    """
+    out: list[str] = []
+    left = 0
+    for token in _TOKENS.findall(text):
+        if token in ".,;:!?":
+            left = 0
+            continue
+        word = token.replace("'", "")
+        if word in NEGATION_BREAKS:
+            left = 0
+            out.append(word)
+        elif word in NEGATION_CUES:
+            left = NEGATION_REACH
+            out.append(word)
+        elif left:
+            left -= 1
+            out.append("neg_" + word)
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
 def build_pipeline() -> Pipeline:
     """The untrained model."""
     features = FeatureUnion([
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
-        ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[a-z0-9']+")),
+        ("words", TfidfVectorizer(
+            analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[a-z0-9_']+", preprocessor=mark_negation,
+        )),
     ])
     model = LogisticRegression(C=8.0, max_iter=2000, class_weight="balanced")
     return Pipeline([("features", features), ("model", model)])
@@ -123,4 +169,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Train through the importable module, so that the saved model names its functions
+    # (mark_negation) by their module, not by "__main__", and loads in any process.
+    from aftercare.triage import classifier
+
+    sys.exit(classifier.main(sys.argv[1:]))
