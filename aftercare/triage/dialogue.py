@@ -199,11 +199,12 @@ class Dialogue:
             return self._plain([self._in_language(p.conversation, "not_english", a.language)], state, topic="not_english")
         symptom_intent = bool(intent and intent.startswith("report_"))
         # "A symptom the assistant could not assess" escalates only when the learned detector, which read
-        # the whole message, does not read it as clearly no red flag (a guess of the intent classifier
-        # alone, "hi, I had my ductogram yesterday" -> report_redness_swelling at 0.34, is not enough).
+        # the whole message, neither reads it as clearly no red flag nor as more likely nothing at all (a
+        # guess of the intent classifier alone, "hi, I had my ductogram yesterday" -> report_redness_swelling,
+        # or an everyday complaint elsewhere on the body -> report_persistent_pain, is not enough).
         no_red_flag = bool(a.learned) and a.learned.get("emergency", 0.0) + a.learned.get("call_physician", 0.0) < NO_RED_FLAG_BELOW
         reads_as_nothing = a.learned.get("none", 0.0) >= 0.5
-        unclear = symptom_intent and not no_red_flag
+        unclear = symptom_intent and not no_red_flag and not reads_as_nothing
         if unclear or (state.symptom_context and intent in (None, "nlu_fallback") and not reads_as_nothing and not no_red_flag):
             # Something that may be a symptom and that we could not read: escalate, do not reassure.
             finding = Finding("unclear_symptom", "call_physician", p.reasons["unclear_symptom"])

@@ -191,6 +191,10 @@ class TriageEngine:
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
         probability = self.classifier.probabilities(message, normalised=True) if self.classifier else {}
         learned = self._classifier_finding(probability)
+        if learned is not None and learned.disposition not in ESCALATING and (hypothetical or negated):
+            # Reassurance is never pressed on a message whose symptoms the rules read as asked about or
+            # denied ("can I take Tylenol if I'm sore?"); only escalating readings override them.
+            learned = None
         if learned is not None and self._classifier_may_raise(learned, findings, decided_by_number or question is not None):
             findings.append(learned)
 
@@ -236,7 +240,9 @@ class TriageEngine:
         return learned.disposition == "emergency" or not numeric_rule
 
     def _classifier_finding(self, probability: dict[str, float]) -> Finding | None:
-        """The classifier's level for the whole message, as a finding, when it is an escalating one."""
+        """The classifier's level for the whole message, as a finding: an escalating one, or, where the
+        protocol sets `self_care_at`, expected after the procedure (which raises only a message in which
+        the rules found nothing)."""
         settings = self.protocol.classifier
         if not probability or settings is None:
             return None
@@ -245,6 +251,8 @@ class TriageEngine:
             level = "emergency"
         elif emergency + probability.get("call_physician", 0.0) >= settings.call_physician_at:
             level = "call_physician"
+        elif settings.self_care_at is not None and probability.get("expected", 0.0) >= settings.self_care_at:
+            return Finding("classifier_self_care", "self_care", settings.reasons["self_care"], advice=settings.self_care_advice)
         else:
             return None
         return Finding(f"classifier_{level}", level, settings.reasons[level])

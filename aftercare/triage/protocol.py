@@ -98,6 +98,10 @@ class ClassifierSettings:
     emergency_at: float  # probability of `emergency` from which the message is an emergency
     call_physician_at: float  # probability of `emergency` + `call_physician` from which to call
     reasons: Mapping[str, str]  # by disposition
+    # probability of `expected` from which a message in which the rules found nothing is answered as
+    # expected after the procedure, with the `self_care_advice` text (None: never)
+    self_care_at: float | None = None
+    self_care_advice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,8 @@ def load_protocol(path: str | Path) -> Protocol:
     if followup is not None and followup.asks_about not in {f.id for f in findings}:
         raise reader.fail("followup.asks_about", f"no finding {followup.asks_about!r}")
     classifier = _classifier(reader, data["classifier"]) if "classifier" in data else None
+    if classifier is not None and classifier.self_care_advice not in (None, *advice_keys):
+        raise reader.fail("classifier.self_care_advice", f"no advice text {classifier.self_care_advice!r}")
     context_rules = None
     if "context_rules" in data:
         name = data["context_rules"]
@@ -324,8 +330,19 @@ def _classifier(reader: _Reader, raw: object) -> ClassifierSettings:
             raise reader.fail(f"classifier.{name}", f"expected a probability between 0 and 1, got {value!r}")
         values[name] = value
     reasons = reader.mapping(reader.get(data, "reasons", "classifier"), "classifier.reasons")
+    levels = sorted(ESCALATING)
+    self_care: dict[str, Any] = {}
+    if "self_care_at" in data:
+        value = reader.number(data, "self_care_at", "classifier")
+        if not 0 < value <= 1:
+            raise reader.fail("classifier.self_care_at", f"expected a probability between 0 and 1, got {value!r}")
+        advice = data.get("self_care_advice")
+        if not isinstance(advice, str) or not advice:
+            raise reader.fail("classifier.self_care_advice", "expected the name of an advice text (with self_care_at)")
+        self_care = {"self_care_at": value, "self_care_advice": advice}
+        levels.append("self_care")
     return ClassifierSettings(
-        reasons={name: reader.text(reasons, name, "classifier.reasons") for name in sorted(ESCALATING)}, **values
+        reasons={name: reader.text(reasons, name, "classifier.reasons") for name in levels}, **values, **self_care
     )
 
 

@@ -275,3 +275,23 @@ def test_top_level_not_a_mapping(tmp_path: Path, content: str) -> None:
 
 def test_protocol_error_is_a_value_error() -> None:
     assert issubclass(ProtocolError, ValueError)
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"self_care_at": 0.7}, "self_care_advice: expected the name of an advice text"),
+    ({"self_care_at": 0.7, "self_care_advice": "nothing_by_that_name"}, "no advice text"),
+    ({"self_care_at": 1.5, "self_care_advice": "pain"}, "self_care_at: expected a probability"),
+])
+def test_the_classifier_expected_level_is_checked(tmp_path: Path, change: dict[str, Any], problem: str) -> None:
+    raw = _raw()
+    raw["classifier"] = {k: v for k, v in raw["classifier"].items() if not k.startswith("self_care_")} | change
+    with pytest.raises(ProtocolError, match=problem):
+        load_protocol(_write(tmp_path, raw))
+
+
+def test_without_self_care_at_the_classifier_never_answers_expected(tmp_path: Path) -> None:
+    raw = _raw()
+    raw["classifier"] = {k: v for k, v in raw["classifier"].items() if not k.startswith("self_care_")}
+    raw["classifier"]["reasons"].pop("self_care")
+    p = load_protocol(_write(tmp_path, raw))
+    assert p.classifier.self_care_at is None and "self_care" not in p.classifier.reasons
