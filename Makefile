@@ -106,12 +106,14 @@ EVAL_TODAY := 2026-11-19
 CHECK_TODAY := 2026-11-24
 evaluate: $(MODEL) $(CLASSIFIER)
 	rm -rf var/evaluate var/evaluate-check
+	status=0; \
 	AFTERCARE_FIXED_TODAY=$(EVAL_TODAY) $(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate \
 	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --token-file var/evaluate/rest-token --cases eval/cases.yml --cases eval/blind/dev.yml \
-	  --numbers-only eval/blind/test.yml --json var/evaluate/evaluation.json
+	  --numbers-only eval/blind/test.yml --json var/evaluate/evaluation.json || status=$$?; \
 	AFTERCARE_FIXED_TODAY=$(CHECK_TODAY) $(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate-check \
 	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --token-file var/evaluate-check/rest-token \
-	  --numbers-only eval/blind/check.yml --json var/evaluate-check/evaluation.json
+	  --numbers-only eval/blind/check.yml --json var/evaluate-check/evaluation.json || status=$$?; \
+	exit $$status
 
 ## nurse: create a personal nurse console account (asks for the password): make nurse NURSE=ann NAME="Ann Lee, RN"
 nurse: $(INSTALLED)
