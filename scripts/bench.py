@@ -718,6 +718,9 @@ def engine_cost(sizes: Sequence[int] = (2_000, 16_000, 65_536), repeats: int = 3
     dialogue = Dialogue(load_protocol(ROOT / "protocols" / "ductogram.yml"), classifier)
     today = date(2026, 11, 19)
     dialogue.respond("hello", None, today=today)  # load what loads lazily
+    from aftercare.services import keep_out_of_collection
+
+    keep_out_of_collection()  # as the action server does once its services are loaded
     figures: dict[str, dict[str, float]] = {}
     for kind in ENGINE_MESSAGES:
         for size in sizes:

@@ -9,13 +9,11 @@ Plain Python, no Rasa import; every threshold and word comes from the protocol f
 """
 from __future__ import annotations
 
-import gc
 import re
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from aftercare.triage import days as day_parser
 from aftercare.triage.classifier import RedFlagClassifier
@@ -125,8 +123,7 @@ class TriageEngine:
         intent: str | None = None,
     ) -> Assessment:
         """Triage one message in the context of the conversation so far."""
-        with _no_cyclic_collection():
-            return self._assess(message, state, today=today, intent=intent)
+        return self._assess(message, state, today=today, intent=intent)
 
     def _assess(
         self,
@@ -328,22 +325,3 @@ class TriageEngine:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-
-
-@contextmanager
-def _no_cyclic_collection() -> Iterator[None]:
-    """Hold back Python's cyclic garbage collector while one message is triaged.
-
-    A long message allocates enough objects to set off a full collection, which walks every object of
-    the process (the loaded models, spaCy's vocabulary: about 100 ms here, more in a bigger process)
-    and frees nothing of the engine's: what a message allocates is freed by reference counting as soon
-    as it is no longer used. The collector is only paused, never turned on if it was off, and runs as
-    usual after the message (a thread that found it on turns it back on when its message is done).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

@@ -8,7 +8,6 @@ MAX_CHARS characters.
 """
 from __future__ import annotations
 
-import gc
 import itertools
 from collections import Counter
 from datetime import date
@@ -114,17 +113,6 @@ def test_each_piece_of_a_run_on_message_keeps_its_own_commas() -> None:
     for piece in pieces:  # each piece starts on a pair (the step is even): a comma before its every other word
         assert piece.words[0] == "red"
         assert piece.commas == frozenset(range(2, len(piece.words), 2))
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_garbage_collector_is_as_it_was_after_a_message(enabled: bool) -> None:
-    was = gc.isenabled()
-    try:
-        gc.enable() if enabled else gc.disable()
-        TriageEngine(PROTOCOL).assess("no fever, my breast is red. " * 50, None, today=TODAY)
-        assert gc.isenabled() is enabled
-    finally:
-        gc.enable() if was else gc.disable()
 
 
 def test_a_finding_found_is_not_read_again(work: Counter[str]) -> None:
