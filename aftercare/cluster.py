@@ -213,6 +213,20 @@ def ensure_database(url: str) -> None:
         admin.dispose()
 
 
+def drop_database(url: str) -> None:
+    """Drop the PostgreSQL database of ``url`` if it exists, closing its connections (for throwaway
+    databases: the benchmark's and the tests')."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run several Rasa and action servers behind nginx on this machine.")
     parser.add_argument("--nodes", type=int, default=2)

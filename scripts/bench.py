@@ -464,19 +464,17 @@ def postgres_history(model: Path, questions: Sequence[str], log: Callable[[str],
     import sqlalchemy as sa
     import uuid
 
-    from aftercare.cluster import production_env
+    from aftercare.cluster import drop_database, ensure_database, production_env
     from aftercare.settings import load_settings
 
     env = production_env(load_settings())
-    url = sa.engine.make_url(env["AFTERCARE_DATABASE_URL"])
     database = f"aftercare_bench_{uuid.uuid4().hex[:8]}"
+    url = str(sa.engine.make_url(env["AFTERCARE_DATABASE_URL"]).set(database=database))
     try:
-        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+        ensure_database(url)
     except Exception as exc:  # noqa: BLE001
         return f"no PostgreSQL: {type(exc).__name__}"
-    env.update(AFTERCARE_PG_DB=database, AFTERCARE_DATABASE_URL=str(url.set(database=database)))
+    env.update(AFTERCARE_PG_DB=database, AFTERCARE_DATABASE_URL=url)
     stack = None
     try:
         stack, _ = start_stack("project-postgresql", model, log, endpoints="endpoints.postgresql.yml", extra_env=env)
@@ -488,9 +486,7 @@ def postgres_history(model: Path, questions: Sequence[str], log: Callable[[str],
     finally:
         if stack is not None:
             stack.stop()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(url)
 
 
 def merge(runs: list[LoadRun]) -> LoadRun:

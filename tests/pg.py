@@ -9,6 +9,8 @@ from typing import Iterator
 import pytest
 import sqlalchemy as sa
 
+from aftercare.cluster import drop_database, ensure_database
+
 PG_URL = os.environ.get("AFTERCARE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -37,18 +39,15 @@ def _unreachable(exc: Exception) -> None:
 def fresh_database(prefix: str = "aftercare_e2e") -> Iterator[str]:
     """A new, empty database on the test server for the block (dropped after); skips when none is reachable."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    url = str(sa.engine.make_url(PG_URL).set(database=name))
     try:
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", future=True)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        ensure_database(url)
     except Exception as exc:  # noqa: BLE001
         _unreachable(exc)
     try:
         yield name
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(url)
 
 
 def production_env(database: str) -> dict[str, str]:

@@ -57,3 +57,34 @@ def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
 def test_a_cluster_needs_its_ports(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ports"):
         Cluster([1, 2, 3, 4, 5], nodes=2, var_dir=tmp_path).start()
+
+
+def test_a_database_is_created_once_and_dropped() -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    from aftercare.cluster import drop_database, ensure_database
+    from tests.pg import PG_URL, _unreachable
+
+    name = f"aftercare_unit_{uuid.uuid4().hex[:8]}"
+    url = str(sa.engine.make_url(PG_URL).set(database=name))
+    admin = sa.create_engine(PG_URL, future=True)
+
+    def exists() -> bool:
+        with admin.connect() as conn:
+            return conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}).first() is not None
+
+    try:
+        ensure_database(url)
+    except sa.exc.OperationalError as exc:
+        _unreachable(exc)
+    try:
+        ensure_database(url)  # a second time: nothing to do, no error
+        assert exists()
+        drop_database(url)
+        assert not exists()
+        drop_database(url)  # already gone: no error
+    finally:
+        drop_database(url)
+        admin.dispose()
