@@ -61,21 +61,20 @@ def test_dev_split_has_no_red_flag_under_triaged(blind_url: tuple[str, str], cap
     assert red_flags_under(summary) == 0, "red flags under-triaged in the dev split: see the report above"
 
 
-def test_test_split_figures(blind_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    summary = play(blind_url, BLIND / "test.yml")
+def figures_only(target: tuple[str, str], name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Play a held-out set and print its figures, never its cases."""
+    summary = play(target, BLIND / f"{name}.yml")
     with capsys.disabled():
-        print("\nblind test split (figures only)")
+        print(f"\nblind {name} (figures only)")
         print(evaluate.TABLE_HEAD)
-        print(evaluate.set_row("blind test", summary))
+        print(evaluate.set_row(f"blind {name}", summary))
         print(f"red flags under-triaged: {red_flags_under(summary)}")
     assert summary["counts"]["errors"] == 0
+
+
+def test_test_split_figures(blind_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    figures_only(blind_url, "test", capsys)
 
 
 def test_check_set_figures(check_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    summary = play(check_url, BLIND / "check.yml")
-    with capsys.disabled():
-        print("\nblind check set (figures only)")
-        print(evaluate.TABLE_HEAD)
-        print(evaluate.set_row("blind check", summary))
-        print(f"red flags under-triaged: {red_flags_under(summary)}")
-    assert summary["counts"]["errors"] == 0
+    figures_only(check_url, "check", capsys)
