@@ -102,7 +102,8 @@ def test_doubling_a_message_doubles_the_work(work: Counter[str]) -> None:
 
 
 def test_sentences_that_differ_only_in_numbers_are_searched_once(work: Counter[str]) -> None:
-    times_and_temperatures = zip(range(1, 13), range(10, 60, 4), range(1000, 1012))
+    # numbers that no term names (the overdose terms name a few counts of pills: 10, 12, 15, 20 ...)
+    times_and_temperatures = zip(range(1, 10), (11, 13, 17, 19, 21, 23, 27, 29, 31), range(1000, 1009))
     log = "\n".join(f"{h}:{m:02d} temp {t / 10:.1f}" for h, m, t in times_and_temperatures)
     assert _assess(log, work)["terms"] == 1
 
