@@ -1,8 +1,8 @@
 """A learned red-flag detector: how urgent a whole message reads, independent of the protocol's terms.
 
 Character n-grams (typos, shorthand, look-alike spellings) and word n-grams over the normalised text
-(words just after a denial marked as denied), into a logistic regression with four classes: ``emergency``, ``call_physician``, ``expected`` and
-``none``. Trained from ``training/triage/*.yml`` (lay paraphrases, typos, Spanish, general emergencies
+(words just after a denial marked as denied), into a logistic regression with four classes:
+``emergency``, ``call_physician``, ``expected`` and ``none``. Trained from ``training/triage/*.yml`` (lay paraphrases, typos, Spanish, general emergencies
 and hard negatives) by ``make train``; the engine uses it only to raise a level, never to lower one.
 
 Usage: ``python -m aftercare.triage.classifier TRAINING_DIR MODEL_FILE`` trains and saves.

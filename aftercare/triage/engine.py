@@ -123,16 +123,6 @@ class TriageEngine:
         intent: str | None = None,
     ) -> Assessment:
         """Triage one message in the context of the conversation so far."""
-        return self._assess(message, state, today=today, intent=intent)
-
-    def _assess(
-        self,
-        message: str,
-        state: ConversationState | None,
-        *,
-        today: date,
-        intent: str | None,
-    ) -> Assessment:
         state = ConversationState.from_dict((state or ConversationState()).to_dict())
         p = self.protocol
         t = p.thresholds
@@ -188,11 +178,9 @@ class TriageEngine:
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
         probability = self.classifier.probabilities(message, normalised=True) if self.classifier else {}
         learned = self._classifier_finding(probability)
-        if learned is not None and learned.disposition not in ESCALATING and (hypothetical or negated):
-            # Reassurance is never pressed on a message whose symptoms the rules read as asked about or
-            # denied ("can I take Tylenol if I'm sore?"); only escalating readings override them.
-            learned = None
-        if learned is not None and self._classifier_may_raise(learned, findings, decided_by_number or question is not None):
+        if learned is not None and self._classifier_may_raise(
+            learned, findings, decided_by_number or question is not None, bool(hypothetical or negated)
+        ):
             findings.append(learned)
 
         # --- combine
@@ -224,15 +212,20 @@ class TriageEngine:
         )
 
     @staticmethod
-    def _classifier_may_raise(learned: Finding, findings: list[Finding], numeric_rule: bool) -> bool:
+    def _classifier_may_raise(learned: Finding, findings: list[Finding], numeric_rule: bool, not_current: bool) -> bool:
         """Whether the learned detector's level raises this message.
 
-        It raises whenever it is above what the rules found, whatever negation or question the rules
-        saw, with one narrow exception: a call-your-physician reading does not override a rule that
-        decides by a number the protocol sets (a temperature, a day count) and that has that number or
-        is asking for it ("temp 38" is 100.4 °F, not a fever; bleeding on day 2 is expected).
+        An escalating reading raises whenever it is above what the rules found, whatever negation or
+        question the rules saw, with one narrow exception: a call-your-physician reading does not
+        override a rule that decides by a number the protocol sets (a temperature, a day count) and that
+        has that number or is asking for it ("temp 38" is 100.4 °F, not a fever; bleeding on day 2 is
+        expected). Reassurance (an "expected" reading) also yields to such a rule, and is never pressed
+        on a message whose symptoms the rules read as denied or asked about ("can I take Tylenol if I'm
+        sore?"): ``not_current``.
         """
         if rank(learned.disposition) <= rank(most_urgent(*(f.disposition for f in findings))):
+            return False
+        if learned.disposition not in ESCALATING and not_current:
             return False
         return learned.disposition == "emergency" or not numeric_rule
 

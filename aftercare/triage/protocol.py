@@ -323,26 +323,24 @@ def load_protocol(path: str | Path) -> Protocol:
 
 def _classifier(reader: _Reader, raw: object) -> ClassifierSettings:
     data = reader.mapping(raw, "classifier")
-    values = {}
-    for name in ("emergency_at", "call_physician_at"):
+    levels = sorted(ESCALATING)
+    names = ["emergency_at", "call_physician_at"]
+    values: dict[str, Any] = {}
+    if "self_care_at" in data:
+        advice = data.get("self_care_advice")
+        if not isinstance(advice, str) or not advice:
+            raise reader.fail("classifier.self_care_advice", "expected the name of an advice text (with self_care_at)")
+        values["self_care_advice"] = advice
+        names.append("self_care_at")
+        levels.append("self_care")
+    for name in names:
         value = reader.number(data, name, "classifier")
         if not 0 < value <= 1:
             raise reader.fail(f"classifier.{name}", f"expected a probability between 0 and 1, got {value!r}")
         values[name] = value
     reasons = reader.mapping(reader.get(data, "reasons", "classifier"), "classifier.reasons")
-    levels = sorted(ESCALATING)
-    self_care: dict[str, Any] = {}
-    if "self_care_at" in data:
-        value = reader.number(data, "self_care_at", "classifier")
-        if not 0 < value <= 1:
-            raise reader.fail("classifier.self_care_at", f"expected a probability between 0 and 1, got {value!r}")
-        advice = data.get("self_care_advice")
-        if not isinstance(advice, str) or not advice:
-            raise reader.fail("classifier.self_care_advice", "expected the name of an advice text (with self_care_at)")
-        self_care = {"self_care_at": value, "self_care_advice": advice}
-        levels.append("self_care")
     return ClassifierSettings(
-        reasons={name: reader.text(reasons, name, "classifier.reasons") for name in levels}, **values, **self_care
+        reasons={name: reader.text(reasons, name, "classifier.reasons") for name in levels}, **values
     )
 
 
