@@ -148,7 +148,8 @@ class ClinicalContext:
         message that repeats itself costs one run per distinct sentence). With ``settled``, the caller
         says when a key's mention already tells it all it needs ("a current fever": later mentions of
         fever cannot change that): a sentence whose every match is of a settled key is not read, so
-        the mentions returned are then only those that decide. With ``categories``, the caller says
+        the mentions returned are then only those that decide, and of a key's mentions with the same
+        categories only the first (the others tell the caller nothing new). With ``categories``, the caller says
         which categories it reads for each key: its mentions hold only those, and a sentence where no
         rule of the categories its matches want can match is not read either. A sentence that is read
         is always read with all its matches, so every mention returned is the one a full reading gives.
@@ -159,6 +160,7 @@ class ClinicalContext:
                 by_sentence.setdefault(m.sentence, []).append((fid, m))
         result: dict[str, list[Mention]] = {fid: [] for fid in matches}
         done: set[str] = set()
+        said_of: dict[str, set[frozenset[str]]] = {fid: set() for fid in matches}
         seen: dict[tuple[Sentence, tuple[tuple[int, int], ...]], list[frozenset[str]]] = {}
         for index in sorted(by_sentence):
             targets = by_sentence[index]
@@ -173,7 +175,11 @@ class ClinicalContext:
                 wanted = None if categories is None else frozenset().union(*(categories[fid] for fid, _ in targets))
                 found_categories = seen[key] = self._categories_apart(sentence, bounds, gapped, wanted)
             for (fid, m), said in zip(targets, found_categories):
-                mention = Mention(m, said if categories is None else said & categories[fid])
+                said = said if categories is None else said & categories[fid]
+                if settled is not None and (fid in done or said in said_of[fid]):
+                    continue
+                said_of[fid].add(said)
+                mention = Mention(m, said)
                 result[fid].append(mention)
                 if settled is not None and fid not in done and settled(fid, mention):
                     done.add(fid)

@@ -199,6 +199,18 @@ def test_a_long_message_is_classified_sentence_by_sentence() -> None:
     assert {"redness", "breast_swelling"} <= matched(text)
 
 
+def test_with_settled_only_the_mentions_that_decide_are_returned() -> None:
+    sents = sentences("my heel is swollen. my knee is swollen. no swelling at all. my knee is swollen. the breast is swollen.")
+    matches = ENGINE.matcher.find_all(sents)
+    mentions = ENGINE.context.classify(sents, matches, settled=lambda _, m: m.is_current(breast_site=True))
+    said = [m.categories for m in mentions["breast_swelling"]]
+    # elsewhere (the heel; the second knee tells nothing new), denied, then current at the breast
+    assert len(said) == 3 and len(set(said)) == 3, said
+    assert mentions["breast_swelling"][-1].is_current(breast_site=True)
+    # without settled, every mention is returned
+    assert len(ENGINE.context.classify(sents, matches)["breast_swelling"]) == 5
+
+
 @pytest.mark.parametrize(("turns", "disposition"), [
     (["I had a fever of 101 two years ago after a flu shot, will I react to the contrast?"], None),
     (["back on the day of the test I ran 100.8 for one evening, normal since"], None),
