@@ -40,7 +40,8 @@ _WEEKDAYS = {
 }
 # Abbreviations that are everyday words count only after a word that makes them a day ("on sat").
 _SHORT_WEEKDAYS = {"mon": 0, "wed": 2, "sat": 5, "sun": 6}
-_COUNT = rf"(?P<n>\d{{1,2}}|{'|'.join(_COUNT_WORDS)})(?:\s+of)?"
+# "a whole week", "3 straight days": a word between the count and the unit
+_COUNT = rf"(?P<n>\d{{1,2}}|{'|'.join(_COUNT_WORDS)})(?:\s+of)?(?:\s+(?:whole|full|entire|straight|long))?"
 _UNIT = r"(?P<unit>days?|weeks?|wks?|dias?|semanas?)"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("day_before_yesterday", re.compile(r"\b(?:day before yesterday|antier|anteayer|antes de ayer)\b")),

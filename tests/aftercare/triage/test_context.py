@@ -46,6 +46,14 @@ CASES = [
     ("I'm not short of breath", set(), {"breathing_trouble"}),
     ("no chest pain", set(), {"chest_pain"}),
     ("i have not fainted", set(), {"fainting"}),
+    ("i haven't fainted", set(), {"fainting"}),
+    ("she hasn't passed out or anything", set(), {"fainting"}),
+    ("i haven't had chills", set(), {"chills"}),
+    # ... but "hasn't" before what goes on is not a denial
+    ("it hasn't stopped bleeding", {"heavy_bleeding"}, set()),
+    ("my breast hasn't stopped swelling", {"breast_swelling"}, set()),
+    ("the pain hasn't let up", {"persistent_pain"}, set()),
+    ("my breast pain hasn't gone away", {"persistent_pain"}, set()),
     # --- resolution after the finding
     ("the redness is gone", set(), {"redness"}),
     ("fever is gone", set(), {"fever"}),
