@@ -115,7 +115,13 @@ def load_rules(path: Path) -> tuple[list[ConTextRule], dict[str, list[str]]]:
 class ClinicalContext:
     """ConText over the folded sentences of a message; build once per process."""
 
-    def __init__(self, rules: Iterable[ConTextRule], terminating_types: Mapping[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        rules: Iterable[ConTextRule],
+        terminating_types: Mapping[str, list[str]] | None = None,
+        denial_fillers: Iterable[str] = (),
+        denial_lists: Iterable[str] = (),
+    ) -> None:
         self.nlp = spacy.blank("en")
         self.context = ConText(
             self.nlp,
@@ -128,6 +134,12 @@ class ClinicalContext:
         rules = list(rules)
         self.context.add(rules)
         self._reaches = _reaches(rules)
+        self._denials = sorted(
+            {tuple(r.literal.split()) for r in rules if r.category == "NEGATED_EXISTENCE" and r.direction == "FORWARD"},
+            key=len, reverse=True,
+        )
+        self._fillers = frozenset(denial_fillers)
+        self._lists = frozenset(denial_lists)
 
     @classmethod
     def from_file(cls, path: Path) -> "ClinicalContext":
@@ -184,6 +196,36 @@ class ClinicalContext:
                 if settled is not None and fid not in done and settled(fid, mention):
                     done.add(fid)
         return result
+
+    def said_right_after_a_denial(self, sentences: list[Sentence], mentions: Iterable[Mention]) -> dict[int, set[int]]:
+        """The words of each denied mention that follows its denial at once ("no swelling in my throat",
+        "I haven't fainted", "not short of breath"; only the rules file's ``denial_fillers`` may stand
+        between), with the denial itself and the list it heads ("... or lips"): sentence index -> word
+        positions. A mention with other words between ("no, I can't breathe") is not among them."""
+        found: dict[int, set[int]] = {}
+        for mention in mentions:
+            if not mention.negated:
+                continue
+            words = sentences[mention.match.sentence].words
+            start = min(mention.match.positions)
+            denial = self._denial_ending_at(words, start)
+            while denial is None and start > 0 and words[start - 1] in self._fillers:
+                start -= 1
+                denial = self._denial_ending_at(words, start)
+            if denial is None:
+                continue
+            end = max(mention.match.positions) + 1
+            while end + 1 < len(words) and words[end] in self._lists:
+                end += 2  # "no swelling in my throat or lips": the list goes with it
+            found.setdefault(mention.match.sentence, set()).update(range(denial, end))
+        return found
+
+    def _denial_ending_at(self, words: tuple[str, ...], end: int) -> int | None:
+        """Where a forward denial of the rules file that ends just before ``end`` starts, if one does."""
+        for literal in self._denials:
+            if end >= len(literal) and words[end - len(literal):end] == literal:
+                return end - len(literal)
+        return None
 
     def _categories_apart(
         self,
@@ -285,7 +327,14 @@ def _may_modify(
 @lru_cache(maxsize=8)
 def _from_file(path: Path, _mtime: int) -> ClinicalContext:
     rules, terminating = load_rules(path)
-    return ClinicalContext(rules, terminating)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    words: dict[str, list[str]] = {}
+    for key in ("denial_fillers", "denial_lists"):
+        value = raw.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(w, str) and w and w == w.lower() for w in value):
+            raise ContextRulesError(f"{path}: {key}: expected a list of lower-case words")
+        words[key] = value
+    return ClinicalContext(rules, terminating, words["denial_fillers"], words["denial_lists"])
 
 
 def _doc_words(sentence: Sentence) -> tuple[list[str], list[int]]:

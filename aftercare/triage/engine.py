@@ -15,6 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.lang.es.stop_words import STOP_WORDS as ES_STOP_WORDS
+
 from aftercare.triage import days as day_parser
 from aftercare.triage.classifier import RedFlagClassifier
 from aftercare.triage.context import NOT_CURRENT, SITES, ClinicalContext
@@ -128,7 +131,7 @@ class TriageEngine:
         t = p.thresholds
         message = normalise(message)
         sents = sentences(message)
-        found, hypothetical, negated, elsewhere = self._current_findings(sents)
+        found, hypothetical, negated, elsewhere, denied_words = self._current_findings(sents)
         answered_no = False
         followup = p.followup
         if state.pending == "bloody_check" and followup is not None:
@@ -176,7 +179,7 @@ class TriageEngine:
         decided_by_number = out.decided_by_number or bool(said_readings)
 
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
-        probability = self.classifier.probabilities(message, normalised=True) if self.classifier else {}
+        probability = self._learned_reading(message, sents, denied_words)
         learned = self._classifier_finding(probability)
         if learned is not None and self._classifier_may_raise(
             learned, findings, decided_by_number or question is not None, bool(hypothetical or negated)
@@ -247,6 +250,22 @@ class TriageEngine:
             return None
         return Finding(f"classifier_{level}", level, settings.reasons[level])
 
+    def _learned_reading(self, message: str, sents: list[Sentence], denied_words: dict[int, set[int]]) -> dict[str, float]:
+        """The classifier's probabilities for the message, read without the denials that come right
+        before their finding ("no swelling in my throat"): its character n-grams would otherwise read
+        the denied words as the symptom. Nothing left to read gives no reading."""
+        if self.classifier is None:
+            return {}
+        if not denied_words:
+            return self.classifier.probabilities(message, normalised=True)
+        rest = [
+            " ".join(w for j, w in enumerate(s.words) if j not in denied_words.get(i, ())) for i, s in enumerate(sents)
+        ]
+        text = " . ".join(r for r in rest if r)
+        if not any(w not in _FUNCTION_WORDS for w in text.split() if w.isalpha()):
+            return {}  # "i don't have chills": no word of its own left, and a reading of "i" means nothing
+        return self.classifier.probabilities(text, normalised=True)
+
     def _current_readings(self, sents: list[Sentence], readings: list[Reading]) -> list[Reading]:
         """The readings reported as now: not "a fever of 101 two years ago", not "what if it hits 101"."""
         if self.context is None or not readings:
@@ -275,11 +294,14 @@ class TriageEngine:
         is_current = {w: current(n) for w, n in number_of.items()}
         return [r for r in readings if is_current[r.written]]
 
-    def _current_findings(self, sents: list[Sentence]) -> tuple[set[str], list[str], list[str], list[str]]:
-        """Findings reported now; only asked about; only denied; only elsewhere on the body (protocol order)."""
+    def _current_findings(
+        self, sents: list[Sentence]
+    ) -> tuple[set[str], list[str], list[str], list[str], dict[int, set[int]]]:
+        """Findings reported now; only asked about; only denied; only elsewhere on the body (protocol
+        order); and the words of the denied ones said right after their denial (sentence -> positions)."""
         matches = self.matcher.find_all(sents)
         if self.context is None:
-            return {fid for fid, m in matches.items() if m}, [], [], []
+            return {fid for fid, m in matches.items() if m}, [], [], [], {}
         # A finding mentioned once as current is found, whatever its other mentions say; where on the
         # body it is said matters only for a finding at the breast.
         breast = {spec.id for spec in self.protocol.findings if spec.site == "breast"}
@@ -301,7 +323,8 @@ class TriageEngine:
                 negated.append(spec.id)
             elif any(m.is_current(breast_site=False) for m in said):
                 elsewhere.append(spec.id)
-        return found, hypothetical, negated, elsewhere
+        denied_words = self.context.said_right_after_a_denial(sents, (m for fid in negated for m in mentions[fid]))
+        return found, hypothetical, negated, elsewhere, denied_words
 
     @staticmethod
     def _asked(state: ConversationState, question: str) -> int:
@@ -317,4 +340,6 @@ class TriageEngine:
         return None
 
 
+#: spaCy's English and Spanish stop words, folded as the sentences are ("don't" -> "dont").
+_FUNCTION_WORDS = frozenset(w.replace("'", "").replace("\u2019", "") for w in EN_STOP_WORDS | ES_STOP_WORDS)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")

@@ -64,8 +64,18 @@ def disposition(engine: TriageEngine, *turns: str) -> str | None:
     # the narrow cue: a rule that decides by a protocol number has it ("temp 38" is 100.4 °F)
     ("temp 38", "information"),
     ("thermometer says 38.05 c", "information"),
+    # the narrow cue: a denial right before its finding is not read as the finding ...
+    ("no swelling in my throat or lips", None),
+    ("i haven't fainted", None),
+    ("i don't have any chills", None),
+    ("no trouble breathing, no chest pain", None),
+    # ... but anything else in the message still is, and so is a denial with other words between
+    ("no fever but i cant catch my breath", "emergency"),
+    ("no i cant breathe", "emergency"),
+    ("nope, throat closing", "emergency"),
+    ("no chills, lips swelling up", "emergency"),
 ])
-def test_the_engine_combines_the_detector_with_the_rules(classifier: RedFlagClassifier, text: str, expected: str) -> None:
+def test_the_engine_combines_the_detector_with_the_rules(classifier: RedFlagClassifier, text: str, expected: str | None) -> None:
     assert disposition(TriageEngine(PROTOCOL, classifier), text) == expected
 
 

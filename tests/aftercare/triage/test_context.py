@@ -19,7 +19,7 @@ ENGINE = TriageEngine(PROTOCOL)
 
 
 def matched(text: str) -> set[str]:
-    found, _, _, _ = ENGINE._current_findings(sentences(text))
+    found = ENGINE._current_findings(sentences(text))[0]
     return found
 
 
@@ -200,6 +200,27 @@ def test_rules_file_errors_name_the_rule(tmp_path: Path) -> None:
         load_rules(bad)
     with pytest.raises(ContextRulesError, match="file not found"):
         ClinicalContext.from_file(tmp_path / "missing.yml")
+
+
+@pytest.mark.parametrize(("text", "blanked"), [
+    ("no swelling in my throat or lips", "no swelling in my throat or lips"),
+    ("i dont have any chills", "dont have any chills"),
+    ("not short of breath but my lips are swelling", "not short of breath"),
+    ("no i cant breathe", ""),  # other words between: read as written, whatever the rules say
+    ("my lips are swelling", ""),
+])
+def test_denials_said_right_before_their_finding(text: str, blanked: str) -> None:
+    sents = sentences(text)
+    mentions = ENGINE.context.classify(sents, ENGINE.matcher.find_all(sents))
+    where = ENGINE.context.said_right_after_a_denial(sents, (m for said in mentions.values() for m in said))
+    assert " ".join(w for i, s in enumerate(sents) for j, w in enumerate(s.words) if j in where.get(i, ())) == blanked
+
+
+def test_denial_words_must_be_lists_of_words(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yml"
+    bad.write_text('denial_fillers: [Have]\nrules:\n  - {literal: "no", category: NEGATED_EXISTENCE}\n', encoding="utf-8")
+    with pytest.raises(ContextRulesError, match="denial_fillers"):
+        ClinicalContext.from_file(bad)
 
 
 def test_a_long_message_is_classified_sentence_by_sentence() -> None:
