@@ -121,6 +121,7 @@ class ClinicalContext:
         terminating_types: Mapping[str, list[str]] | None = None,
         denial_fillers: Iterable[str] = (),
         denial_lists: Iterable[str] = (),
+        denial_history: Iterable[str] = (),
     ) -> None:
         self.nlp = spacy.blank("en")
         self.context = ConText(
@@ -140,6 +141,7 @@ class ClinicalContext:
         )
         self._fillers = frozenset(denial_fillers)
         self._lists = frozenset(denial_lists)
+        self._history = frozenset(denial_history)
 
     @classmethod
     def from_file(cls, path: Path) -> "ClinicalContext":
@@ -201,7 +203,8 @@ class ClinicalContext:
         """The words of each denied mention that follows its denial at once ("no swelling in my throat",
         "I haven't fainted", "not short of breath"; only the rules file's ``denial_fillers`` may stand
         between), with the denial itself and the list it heads ("... or lips"): sentence index -> word
-        positions. A mention with other words between ("no, I can't breathe") is not among them."""
+        positions. A mention with other words between ("no, I can't breathe"), or followed by a word of
+        ``denial_history`` ("never had a seizure before"), is not among them."""
         found: dict[int, set[int]] = {}
         for mention in mentions:
             if not mention.negated:
@@ -212,9 +215,9 @@ class ClinicalContext:
             while denial is None and start > 0 and words[start - 1] in self._fillers:
                 start -= 1
                 denial = self._denial_ending_at(words, start)
-            if denial is None:
-                continue
             end = max(mention.match.positions) + 1
+            if denial is None or not self._history.isdisjoint(words[end:end + 3]):
+                continue  # "never had a seizure before": history, and what follows may be now
             while end + 1 < len(words) and words[end] in self._lists:
                 end += 2  # "no swelling in my throat or lips": the list goes with it
             found.setdefault(mention.match.sentence, set()).update(range(denial, end))
@@ -329,12 +332,12 @@ def _from_file(path: Path, _mtime: int) -> ClinicalContext:
     rules, terminating = load_rules(path)
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     words: dict[str, list[str]] = {}
-    for key in ("denial_fillers", "denial_lists"):
+    for key in ("denial_fillers", "denial_lists", "denial_history"):
         value = raw.get(key) or []
         if not isinstance(value, list) or not all(isinstance(w, str) and w and w == w.lower() for w in value):
             raise ContextRulesError(f"{path}: {key}: expected a list of lower-case words")
         words[key] = value
-    return ClinicalContext(rules, terminating, words["denial_fillers"], words["denial_lists"])
+    return ClinicalContext(rules, terminating, words["denial_fillers"], words["denial_lists"], words["denial_history"])
 
 
 def _doc_words(sentence: Sentence) -> tuple[list[str], list[int]]:
