@@ -99,9 +99,9 @@ stories: $(MODEL)
 	$(BIN)/rasa test core --stories tests/test_stories.yml --e2e --model $(MODEL) --out var/story-results > var/stories.log 2>&1 || (tail -60 var/stories.log; exit 1)
 	$(BIN)/python scripts/check_stories.py var/story-results
 
-## evaluate: start the servers, play the old set, both blind splits, the lay probe (dev) and the blind check set through the REST channel,
+## evaluate: start the servers, play the old set, both blind splits, the lay probe (dev), the lay check set and the blind check set through the REST channel,
 ## print the figures (each stack's clinic day is its sets' top-level `today`: the dev/test split is written for
-## Thursday 2026-11-19, the check set for Tuesday 2026-11-24; the test split and the check set show figures only)
+## Thursday 2026-11-19, the check set for Tuesday 2026-11-24; the test split and both check sets show figures only)
 EVAL_TODAY := 2026-11-19
 CHECK_TODAY := 2026-11-24
 evaluate: $(MODEL) $(CLASSIFIER)
@@ -109,7 +109,7 @@ evaluate: $(MODEL) $(CLASSIFIER)
 	status=0; \
 	AFTERCARE_FIXED_TODAY=$(EVAL_TODAY) $(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate \
 	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --token-file var/evaluate/rest-token --cases eval/cases.yml --cases eval/blind/dev.yml --cases eval/blind/lay_dev.yml \
-	  --numbers-only eval/blind/test.yml --json var/evaluate/evaluation.json || status=$$?; \
+	  --numbers-only eval/blind/test.yml --numbers-only eval/blind/lay_check.yml --json var/evaluate/evaluation.json || status=$$?; \
 	AFTERCARE_FIXED_TODAY=$(CHECK_TODAY) $(BIN)/python -m aftercare.stack --rasa-port 5105 --action-port 5155 --console-port 5106 --var-dir var/evaluate-check \
 	  --then $(BIN)/python scripts/evaluate.py --url '{rasa_url}' --token-file var/evaluate-check/rest-token \
 	  --numbers-only eval/blind/check.yml --json var/evaluate-check/evaluation.json || status=$$?; \

@@ -1,7 +1,7 @@
 """The blind evaluation set through the REST channel, on a stack whose clinic day is the set's `today`.
 
-The dev split gates: no red flag answered below its level. The test split and the later "check" set
-are played and their figures printed, never their cases (they are the held-out measures; see the
+The dev split gates: no red flag answered below its level. The test split, the later "check" set and
+the lay check set are played and their figures printed, never their cases (they are the held-out measures; see the
 headers of eval/blind/dev.yml and check.yml). Each set is played on a stack whose clinic day is its own.
 """
 from __future__ import annotations
@@ -78,3 +78,8 @@ def test_test_split_figures(blind_url: tuple[str, str], capsys: pytest.CaptureFi
 
 def test_check_set_figures(check_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     figures_only(check_url, "check", capsys)
+
+
+def test_lay_check_set_figures(blind_url: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    # lay emergencies and everyday complaints; its clinic day is the dev split's
+    figures_only(blind_url, "lay_check", capsys)
