@@ -2,8 +2,9 @@
 
 Character n-grams (typos, shorthand, look-alike spellings) and word n-grams over the normalised text
 (words just after a denial marked as denied), into a logistic regression with four classes:
-``emergency``, ``call_physician``, ``expected`` and ``none``. Trained from ``training/triage/*.yml`` (lay paraphrases, typos, Spanish, general emergencies
-and hard negatives) by ``make train``; the engine uses it only to raise a level, never to lower one.
+``emergency``, ``call_physician``, ``expected`` and ``none``. Trained from ``training/triage/*.yml``
+(lay paraphrases, typos, Spanish, general emergencies and hard negatives) by ``make train``; the engine
+uses it only to raise a level, never to lower one.
 
 Usage: ``python -m aftercare.triage.classifier TRAINING_DIR MODEL_FILE`` trains and saves.
 """

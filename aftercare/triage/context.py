@@ -67,8 +67,19 @@ class Mention:
         return not (breast_site and self.elsewhere_on_the_body())
 
 
-def load_rules(path: Path) -> tuple[list[ConTextRule], dict[str, list[str]]]:
-    """Read and validate the rules file: its rules, and which categories end which (terminating_types)."""
+@dataclass(frozen=True)
+class DenialWords:
+    """The rules file's words for telling a denial said right before its finding (see
+    :meth:`ClinicalContext.said_right_after_a_denial`)."""
+
+    fillers: frozenset[str] = frozenset()  # may stand between ("I don't have any chills")
+    lists: frozenset[str] = frozenset()  # carry the denial to the next word ("... or lips")
+    history: frozenset[str] = frozenset()  # after the finding, make it history ("... before")
+
+
+def load_rules(path: Path) -> tuple[list[ConTextRule], dict[str, list[str]], DenialWords]:
+    """Read and validate the rules file: its rules, which categories end which (terminating_types),
+    and its denial words (denial_fillers, denial_lists, denial_history)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -109,7 +120,14 @@ def load_rules(path: Path) -> tuple[list[ConTextRule], dict[str, list[str]]]:
         k in CATEGORIES and isinstance(v, list) and set(v) <= CATEGORIES for k, v in terminating.items()
     ):
         raise ContextRulesError(f"{path}: terminating_types: expected category: [categories]")
-    return rules, terminating
+    denial: dict[str, frozenset[str]] = {}
+    for field_name in ("fillers", "lists", "history"):
+        key = f"denial_{field_name}"
+        value = raw.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(w, str) and w and w == w.lower() for w in value):
+            raise ContextRulesError(f"{path}: {key}: expected a list of lower-case words")
+        denial[field_name] = frozenset(value)
+    return rules, terminating, DenialWords(**denial)
 
 
 class ClinicalContext:
@@ -119,9 +137,7 @@ class ClinicalContext:
         self,
         rules: Iterable[ConTextRule],
         terminating_types: Mapping[str, list[str]] | None = None,
-        denial_fillers: Iterable[str] = (),
-        denial_lists: Iterable[str] = (),
-        denial_history: Iterable[str] = (),
+        denial_words: DenialWords = DenialWords(),
     ) -> None:
         self.nlp = spacy.blank("en")
         self.context = ConText(
@@ -139,9 +155,7 @@ class ClinicalContext:
             {tuple(r.literal.split()) for r in rules if r.category == "NEGATED_EXISTENCE" and r.direction == "FORWARD"},
             key=len, reverse=True,
         )
-        self._fillers = frozenset(denial_fillers)
-        self._lists = frozenset(denial_lists)
-        self._history = frozenset(denial_history)
+        self._denial_words = denial_words
 
     @classmethod
     def from_file(cls, path: Path) -> "ClinicalContext":
@@ -204,7 +218,7 @@ class ClinicalContext:
         "I haven't fainted", "not short of breath"; only the rules file's ``denial_fillers`` may stand
         between), with the denial itself and the list it heads ("... or lips"): sentence index -> word
         positions. A mention with other words between ("no, I can't breathe"), or followed by a word of
-        ``denial_history`` ("never had a seizure before"), is not among them."""
+        ``denial_history`` ("never had a seizure before"), is not among them. Cheap: no ConText run."""
         found: dict[int, set[int]] = {}
         for mention in mentions:
             if not mention.negated:
@@ -212,13 +226,13 @@ class ClinicalContext:
             words = sentences[mention.match.sentence].words
             start = min(mention.match.positions)
             denial = self._denial_ending_at(words, start)
-            while denial is None and start > 0 and words[start - 1] in self._fillers:
+            while denial is None and start > 0 and words[start - 1] in self._denial_words.fillers:
                 start -= 1
                 denial = self._denial_ending_at(words, start)
             end = max(mention.match.positions) + 1
-            if denial is None or not self._history.isdisjoint(words[end:end + 3]):
+            if denial is None or not self._denial_words.history.isdisjoint(words[end:end + 3]):
                 continue  # "never had a seizure before": history, and what follows may be now
-            while end + 1 < len(words) and words[end] in self._lists:
+            while end + 1 < len(words) and words[end] in self._denial_words.lists:
                 end += 2  # "no swelling in my throat or lips": the list goes with it
             found.setdefault(mention.match.sentence, set()).update(range(denial, end))
         return found
@@ -329,15 +343,7 @@ def _may_modify(
 
 @lru_cache(maxsize=8)
 def _from_file(path: Path, _mtime: int) -> ClinicalContext:
-    rules, terminating = load_rules(path)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    words: dict[str, list[str]] = {}
-    for key in ("denial_fillers", "denial_lists", "denial_history"):
-        value = raw.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(w, str) and w and w == w.lower() for w in value):
-            raise ContextRulesError(f"{path}: {key}: expected a list of lower-case words")
-        words[key] = value
-    return ClinicalContext(rules, terminating, words["denial_fillers"], words["denial_lists"], words["denial_history"])
+    return ClinicalContext(*load_rules(path))
 
 
 def _doc_words(sentence: Sentence) -> tuple[list[str], list[int]]:

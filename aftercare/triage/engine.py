@@ -20,7 +20,7 @@ from spacy.lang.es.stop_words import STOP_WORDS as ES_STOP_WORDS
 
 from aftercare.triage import days as day_parser
 from aftercare.triage.classifier import RedFlagClassifier
-from aftercare.triage.context import NOT_CURRENT, SITES, ClinicalContext
+from aftercare.triage.context import NOT_CURRENT, SITES, ClinicalContext, Mention
 from aftercare.triage.normalise import guess_language, normalise
 from aftercare.triage.protocol import DISPOSITIONS, ESCALATING, Protocol, most_urgent, rank
 from aftercare.triage.rules import MAX_ASKS, RULES, Finding, RuleInput, RuleOutput
@@ -131,7 +131,7 @@ class TriageEngine:
         t = p.thresholds
         message = normalise(message)
         sents = sentences(message)
-        found, hypothetical, negated, elsewhere, denied_words = self._current_findings(sents)
+        found, hypothetical, negated, elsewhere, denials = self._current_findings(sents)
         answered_no = False
         followup = p.followup
         if state.pending == "bloody_check" and followup is not None:
@@ -179,7 +179,7 @@ class TriageEngine:
         decided_by_number = out.decided_by_number or bool(said_readings)
 
         # --- the learned detector: may raise the level, whatever the rules found, never lower it
-        probability = self._learned_reading(message, sents, denied_words)
+        probability = self._learned_reading(message, sents, denials)
         learned = self._classifier_finding(probability)
         if learned is not None and self._classifier_may_raise(
             learned, findings, decided_by_number or question is not None, bool(hypothetical or negated)
@@ -250,19 +250,20 @@ class TriageEngine:
             return None
         return Finding(f"classifier_{level}", level, settings.reasons[level])
 
-    def _learned_reading(self, message: str, sents: list[Sentence], denied_words: dict[int, set[int]]) -> dict[str, float]:
+    def _learned_reading(self, message: str, sents: list[Sentence], denials: list[Mention]) -> dict[str, float]:
         """The classifier's probabilities for the message, read without the denials that come right
         before their finding ("no swelling in my throat"): its character n-grams would otherwise read
         the denied words as the symptom. Nothing left to read gives no reading."""
         if self.classifier is None:
             return {}
+        denied_words = self.context.said_right_after_a_denial(sents, denials) if self.context and denials else {}
         if not denied_words:
             return self.classifier.probabilities(message, normalised=True)
         rest = [
             " ".join(w for j, w in enumerate(s.words) if j not in denied_words.get(i, ())) for i, s in enumerate(sents)
         ]
         text = " . ".join(r for r in rest if r)
-        if not any(w not in _FUNCTION_WORDS for w in text.split() if w.isalpha()):
+        if not any(w not in _FUNCTION_WORDS for w in text.split() if w.isalnum()):
             return {}  # "i don't have chills": no word of its own left, and a reading of "i" means nothing
         return self.classifier.probabilities(text, normalised=True)
 
@@ -296,9 +297,9 @@ class TriageEngine:
 
     def _current_findings(
         self, sents: list[Sentence]
-    ) -> tuple[set[str], list[str], list[str], list[str], dict[int, set[int]]]:
+    ) -> tuple[set[str], list[str], list[str], list[str], list[Mention]]:
         """Findings reported now; only asked about; only denied; only elsewhere on the body (protocol
-        order); and the words of the denied ones said right after their denial (sentence -> positions)."""
+        order); and the mentions of the findings only denied."""
         matches = self.matcher.find_all(sents)
         if self.context is None:
             return {fid for fid, m in matches.items() if m}, [], [], [], {}
@@ -323,8 +324,7 @@ class TriageEngine:
                 negated.append(spec.id)
             elif any(m.is_current(breast_site=False) for m in said):
                 elsewhere.append(spec.id)
-        denied_words = self.context.said_right_after_a_denial(sents, (m for fid in negated for m in mentions[fid]))
-        return found, hypothetical, negated, elsewhere, denied_words
+        return found, hypothetical, negated, elsewhere, [m for fid in negated for m in mentions[fid]]
 
     @staticmethod
     def _asked(state: ConversationState, question: str) -> int:

@@ -1,8 +1,9 @@
 """The blind evaluation set through the REST channel, on a stack whose clinic day is the set's `today`.
 
 The dev split gates: no red flag answered below its level. The test split, the later "check" set and
-the lay check set are played and their figures printed, never their cases (they are the held-out measures; see the
-headers of eval/blind/dev.yml and check.yml). Each set is played on a stack whose clinic day is its own.
+the lay check set are played and their figures printed, never their cases (they are the held-out
+measures; see the headers of eval/blind/dev.yml, check.yml and lay_check.yml). Each set is played on a
+stack whose clinic day is its own.
 """
 from __future__ import annotations
 

@@ -75,6 +75,7 @@ def disposition(engine: TriageEngine, *turns: str) -> str | None:
     ("nope, throat closing", "emergency"),
     ("no chills, lips swelling up", "emergency"),
     ("never had a seizure before and i just had one", "emergency"),
+    ("no fever 911", "emergency"),  # a number left after the denial is read too
 ])
 def test_the_engine_combines_the_detector_with_the_rules(classifier: RedFlagClassifier, text: str, expected: str | None) -> None:
     assert disposition(TriageEngine(PROTOCOL, classifier), text) == expected
